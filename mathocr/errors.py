@@ -1,0 +1,62 @@
+"""The exceptions mathocr raises on bad input.
+
+Every one derives from :class:`MathOCRError` (itself a ``ValueError``) and carries
+a ``code`` that the command line and the web service use: the HTTP layer maps
+codes to status codes, so callers never parse messages.
+"""
+
+from __future__ import annotations
+
+
+class MathOCRError(ValueError):
+    """Base class; ``code`` is a short machine-readable name."""
+
+    code = "error"
+
+
+class DataError(MathOCRError):
+    """Training or evaluation data is missing or malformed."""
+
+    code = "data_error"
+
+
+class ModelError(MathOCRError):
+    """A model file is missing, corrupt, or fails its integrity check."""
+
+    code = "model_error"
+
+
+class ImageError(MathOCRError):
+    """The input is not a readable image (HTTP 400)."""
+
+    code = "invalid_image"
+
+
+class UnsupportedImageError(ImageError):
+    """The input is an image in a format mathocr does not read (HTTP 415)."""
+
+    code = "unsupported_media_type"
+
+
+class ImageTooLargeError(ImageError):
+    """The input exceeds the file-size or pixel-count limits (HTTP 413)."""
+
+    code = "too_large"
+
+
+class ExpressionError(MathOCRError):
+    """Nothing recognisable, or the recognised tokens are not a valid expression (HTTP 422)."""
+
+    code = "invalid_expression"
+
+
+class EmptyExpressionError(ExpressionError):
+    """No symbol was found in the image."""
+
+    code = "nothing_found"
+
+
+class EvaluationError(ExpressionError):
+    """A valid expression that has no value, e.g. division by zero."""
+
+    code = "division_by_zero"

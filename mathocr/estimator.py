@@ -1,0 +1,337 @@
+"""The CNN and :class:`SymbolClassifier`, its scikit-learn face.
+
+Importing this module imports TensorFlow (seconds, hundreds of MB): only training,
+evaluation of the Keras form and ONNX export need it. Serving uses
+:mod:`mathocr.inference`, which does not.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from scikeras.wrappers import KerasClassifier  # noqa: E402
+
+
+def _configure_tensorflow() -> None:
+    # Measured on the 2-core reference machine: intra 2 / inter 1 is fastest; XLA's
+    # JIT on CPU only adds compile time for a model this small.
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(min(2, os.cpu_count() or 1))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.optimizer.set_jit(False)
+    except RuntimeError:
+        pass  # the runtime is already initialised (someone else configured it first)
+
+
+_configure_tensorflow()
+
+
+@keras.saving.register_keras_serializable(package="mathocr")
+class RandomDistortion(keras.layers.Layer):
+    """Random handwriting variation, applied per image during training only.
+
+    One affine warp per image (rotation, horizontal shear, zoom, shift) plus a random
+    stroke-width change (grey dilation or erosion): canvas drawings and photos have
+    slanted, shifted symbols with strokes from hairline to marker, while MNIST has one
+    pen. Identity at inference, so it never reaches the exported model.
+
+    Parameters
+    ----------
+    rotation : float
+        Maximum rotation in degrees.
+    shear : float
+        Maximum horizontal shear (x shift per unit of y).
+    zoom : float
+        Maximum relative change of scale.
+    shift : float
+        Maximum shift as a fraction of the image size.
+    stroke : float
+        Probability of thickening; thinning gets half of it.
+    """
+
+    def __init__(self, rotation=10.0, shear=0.15, zoom=0.1, shift=0.08, stroke=0.25, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rotation, self.shear, self.zoom, self.shift, self.stroke = rotation, shear, zoom, shift, stroke
+        self.seed = seed
+        # A seed generator keeps the layer usable when TensorFlow's op determinism is on
+        # (scikeras turns it on when random_state is set).
+        self._seeds = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        n = tf.shape(x)[0]
+        h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
+
+        def uniform(limit):
+            return keras.random.uniform((n,), -limit, limit, seed=self._seeds)
+
+        theta = uniform(self.rotation * np.pi / 180)
+        sh = uniform(self.shear)
+        inv_scale = 1.0 / (1.0 + uniform(self.zoom))
+        tx, ty = uniform(self.shift) * w, uniform(self.shift) * h
+        cos, sin = tf.cos(theta) * inv_scale, tf.sin(theta) * inv_scale
+        # Output pixel (x, y) samples input M @ ((x, y) - c) + c + t, M = R(theta) S(sh) / scale.
+        m00, m01, m10, m11 = cos, cos * sh - sin, sin, sin * sh + cos
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        a2 = cx - m00 * cx - m01 * cy + tx
+        b2 = cy - m10 * cx - m11 * cy + ty
+        zeros = tf.zeros_like(theta)
+        transforms = tf.stack([m00, m01, a2, m10, m11, b2, zeros, zeros], axis=1)
+        x = tf.raw_ops.ImageProjectiveTransformV3(
+            images=x,
+            transforms=transforms,
+            output_shape=tf.shape(x)[1:3],
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode="CONSTANT",
+        )
+        if self.stroke > 0:
+            dil = tf.nn.max_pool2d(x, 3, 1, "SAME")
+            ero = -tf.nn.max_pool2d(-x, 2, 1, "SAME")
+            u = keras.random.uniform((n, 1, 1, 1), seed=self._seeds)
+            x = tf.where(u < self.stroke, dil, tf.where(u < 1.5 * self.stroke, ero, x))
+        return x
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rotation": self.rotation,
+            "shear": self.shear,
+            "zoom": self.zoom,
+            "shift": self.shift,
+            "stroke": self.stroke,
+            "seed": self.seed,
+        }
+
+
+def build_cnn(
+    n_classes: int,
+    input_shape: tuple[int, int] = (28, 28),
+    filters: Sequence[int] = (32, 64),
+    convs_per_block: int = 2,
+    dense: Sequence[int] = (128,),
+    dropout: float = 0.25,
+    batch_norm: bool = True,
+    augment: float = 1.0,
+    padding: str = "same",
+) -> keras.Sequential:
+    """Build the CNN: blocks of 3x3 convolutions (each block ends in 2x2 max-pooling),
+    dense layers, a softmax over ``n_classes``.
+
+    With ``augment=True`` the first layer is a :class:`RandomDistortion` named
+    ``"augment"``; it is active only in training and is dropped from the exported
+    inference model.
+
+    Examples
+    --------
+    >>> model = build_cnn(14, filters=(8,), dense=(16,), augment=False)  # doctest: +SKIP
+    >>> model.output_shape                                               # doctest: +SKIP
+    (None, 14)
+    """
+    layers: list = [keras.Input((*input_shape, 1))]
+    if augment:
+        a = float(augment)
+        layers.append(
+            RandomDistortion(rotation=10.0 * a, shear=0.15 * a, zoom=0.1 * a, shift=0.08 * a, name="augment")
+        )
+    h, w = input_shape
+    for i, f in enumerate(filters):
+        for j in range(convs_per_block):
+            layers.append(keras.layers.Conv2D(f, 3, padding=padding, use_bias=not batch_norm, name=f"conv{i}_{j}"))
+            if batch_norm:
+                layers.append(keras.layers.BatchNormalization(name=f"bn{i}_{j}"))
+            layers.append(keras.layers.ReLU())
+        # Pool only along sides that are still at least 2 pixels (tables given as
+        # one-pixel-high images by scikit-learn's generic checks).
+        if padding == "valid":
+            h, w = h - 2 * convs_per_block, w - 2 * convs_per_block
+        pool = (2 if h >= 2 else 1, 2 if w >= 2 else 1)
+        layers.append(keras.layers.MaxPooling2D(pool))
+        h, w = h // pool[0], w // pool[1]
+        if dropout and batch_norm:
+            layers.append(keras.layers.Dropout(dropout / 2))
+    layers.append(keras.layers.Flatten())
+    for k, units in enumerate(dense):
+        layers.append(keras.layers.Dense(units, activation="relu", name=f"dense{k}"))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", name="softmax"))
+    return keras.Sequential(layers, name="mathocr_cnn")
+
+
+class SymbolClassifier(KerasClassifier):
+    """A CNN that classifies one 28x28 symbol image, as a scikit-learn classifier.
+
+    A :class:`scikeras.wrappers.KerasClassifier` whose network is built from the
+    hyper-parameters below, so grid searches can tune them. Expects the output of
+    :class:`mathocr.preprocessing.Normalize` (``(n, 28, 28)`` floats in [0, 1]);
+    ``classes_`` holds the string tokens.
+
+    Parameters
+    ----------
+    filters : tuple of int, default=(32, 64)
+        Convolution filters per block; each block ends in 2x2 max-pooling.
+    convs_per_block : int, default=2
+    dense : tuple of int, default=(128,)
+        Hidden dense layers.
+    dropout : float, default=0.25
+    batch_norm : bool, default=True
+    augment : float, default=1.0
+        Strength of the random rotation (10 degrees at 1.0), shear, zoom, shift and
+        stroke width applied during training; 0 or False turns it off.
+    padding : {"same", "valid"}, default="same"
+    learning_rate : float, default=2e-3
+        Peak learning rate of Adam; it decays to zero along a cosine over training.
+    epochs : int, default=8
+    batch_size : int, default=128
+    random_state : int, default=0
+    verbose : int, default=0
+        1 shows Keras' progress bar while fitting.
+
+    Examples
+    --------
+    >>> from mathocr.estimator import SymbolClassifier          # doctest: +SKIP
+    >>> clf = SymbolClassifier(filters=(8,), dense=(16,), epochs=1)
+    >>> clf.fit(X28, y).predict(X28[:3])                        # doctest: +SKIP
+    array(['7', '+', '2'], dtype=object)
+    """
+
+    def __init__(
+        self,
+        filters: Sequence[int] = (32, 64),
+        convs_per_block: int = 2,
+        dense: Sequence[int] = (128,),
+        dropout: float = 0.25,
+        batch_norm: bool = True,
+        augment: float = 1.0,
+        padding: str = "same",
+        learning_rate: float = 2e-3,
+        epochs: int = 8,
+        batch_size: int = 128,
+        random_state: int | None = 0,
+        verbose: int = 0,
+        **kwargs,
+    ):
+        super().__init__(
+            epochs=epochs, batch_size=batch_size, random_state=random_state, verbose=verbose, **kwargs
+        )
+        self.filters = filters
+        self.convs_per_block = convs_per_block
+        self.dense = dense
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.augment = augment
+        self.padding = padding
+        self.learning_rate = learning_rate
+
+    def _validate_hyperparameters(self) -> None:
+        if not self.filters or any(int(f) < 1 for f in self.filters):
+            raise ValueError(f"filters must be a non-empty sequence of positive ints, got {self.filters!r}")
+        if len(self.filters) > 4:
+            raise ValueError("at most 4 pooling blocks fit a 28x28 input")
+        if int(self.convs_per_block) < 1:
+            raise ValueError(f"convs_per_block must be >= 1, got {self.convs_per_block!r}")
+        if not 0 <= float(self.augment) <= 3:
+            raise ValueError(f"augment must be a strength in [0, 3], got {self.augment!r}")
+        if not 0 <= float(self.dropout) < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if float(self.learning_rate) <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.padding not in ("same", "valid"):
+            raise ValueError(f"padding must be 'same' or 'valid', got {self.padding!r}")
+        if int(self.epochs) < 1 or int(self.batch_size) < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+
+    def _keras_build_fn(self, compile_kwargs):
+        self._validate_hyperparameters()
+        # (n, features) tables are seen as one-pixel-high images (see _validate_data)
+        shape = tuple(self.X_shape_[1:3]) if len(self.X_shape_) > 2 else (1, self.X_shape_[1])
+        model = build_cnn(
+            n_classes=self.n_classes_,
+            input_shape=shape,
+            filters=tuple(int(f) for f in self.filters),
+            convs_per_block=int(self.convs_per_block),
+            dense=tuple(int(u) for u in self.dense),
+            dropout=float(self.dropout),
+            batch_norm=bool(self.batch_norm),
+            augment=float(self.augment),
+            padding=str(self.padding),
+        )
+        steps = int(np.ceil(self.X_shape_[0] / int(self.batch_size))) * int(self.epochs)
+        schedule = keras.optimizers.schedules.CosineDecay(float(self.learning_rate), max(steps, 1))
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        from scipy.sparse import issparse
+
+        if issparse(X):
+            raise TypeError("sparse input is not supported: pass images as a dense (n, h, w) array")
+        X, y = super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
+        if X is not None and X.ndim == 2:
+            # scikit-learn's generic checks pass flat (n, features) tables: treat each row
+            # as a one-pixel-high image so the network still gets a 2-D input.
+            X = X.reshape(X.shape[0], 1, X.shape[1])
+        return X, y
+
+    def _predict_raw(self, X, **kwargs):
+        # Keras' Model.predict builds a tf.data pipeline per call (~100 ms for 8
+        # images); predict_on_batch runs the compiled function directly (~3 ms).
+        from sklearn.exceptions import NotFittedError
+
+        if not self.initialized_:
+            raise NotFittedError("This SymbolClassifier is not fitted yet; call fit first.")
+        X, _ = self._validate_data(X=X, y=None)
+        X = self.feature_encoder_.transform(X)
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim == 3:
+            X = X[..., None]
+        out = [
+            np.asarray(self.model_.predict_on_batch(X[i : i + 1024])) for i in range(0, max(len(X), 1), 1024)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, self.n_classes_), np.float32)
+
+    def __sklearn_tags__(self):
+        # scikeras 0.13 predates scikit-learn's tags API: without this the estimator is
+        # not recognised as a classifier (GridSearchCV would use KFold, and classifier
+        # scorers refuse it).
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = True
+        return tags
+
+    def inference_model(self) -> keras.Model:
+        """The trained network without its training-only augmentation block."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
+        layers = [layer for layer in self.model_.layers if layer.name != "augment"]
+        model = keras.Sequential([keras.Input(self.model_.input_shape[1:]), *layers])
+        return model
+
+    def to_onnx(self) -> bytes:
+        """Export the trained network to ONNX (what :mod:`mathocr.inference` runs)."""
+        import tempfile
+
+        model = self.inference_model()
+        model(np.zeros((1, *model.input_shape[1:]), np.float32))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.onnx")
+            model.export(path, format="onnx", verbose=False)
+            with open(path, "rb") as fh:
+                return fh.read()

@@ -1,0 +1,122 @@
+"""Shared fixtures: tiny generated data, so the suite runs without the full data set.
+
+Tests that need the real data directory are marked ``data`` and read it through
+``$MATHOCR_DATA`` (CI sets it); without it they are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+GLYPHS = {"+": "+", "-": "-", "*": "×", "/": "÷", **{d: d for d in "0123456789"}}
+FOLDERS = {"+": "plus", "-": "minus", "*": "times", "/": "div"}
+
+
+def render_symbol(token: str, rng: np.random.Generator, size: int = 28, dark_ink: bool = False) -> np.ndarray:
+    """A 28x28 grey image of ``token`` drawn with a TrueType font, jittered."""
+    font = ImageFont.load_default(size=int(rng.integers(16, 22)))
+    img = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    glyph = GLYPHS[token]
+    left, top, right, bottom = draw.textbbox((0, 0), glyph, font=font)
+    x = (size - (right - left)) / 2 - left + rng.integers(-2, 3)
+    y = (size - (bottom - top)) / 2 - top + rng.integers(-2, 3)
+    draw.text((x, y), glyph, fill=255, font=font, stroke_width=int(rng.integers(0, 2)), stroke_fill=255)
+    img = img.rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BILINEAR)
+    arr = np.asarray(img, dtype=np.uint8)
+    return 255 - arr if dark_ink else arr
+
+
+def make_symbol_set(n_per_class: int = 20, seed: int = 0, tokens: str = "0123456789+-*/"):
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for _ in range(n_per_class):
+        for t in tokens:
+            X.append(render_symbol(t, rng))
+            y.append(t)
+    return X, np.asarray(y)
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> None:
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        with gzip.open(path, "wb") as fh:
+            fh.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def write_data_dir(root: Path, n_per_class: int = 6, seed: int = 0) -> Path:
+    """A miniature data directory laid out like the real one (mnist/, symbols/mdas, symbols/bhmsds)."""
+    rng = np.random.default_rng(seed)
+    mnist = root / "mnist"
+    mnist.mkdir(parents=True)
+    for split, n in (("train", n_per_class), ("t10k", max(2, n_per_class // 2))):
+        labels = np.repeat(np.arange(10), n)
+        images = np.stack([render_symbol(str(d), rng) for d in labels])
+        write_idx(mnist / f"{split}-images-idx3-ubyte", images)
+        write_idx(mnist / f"{split}-labels-idx1-ubyte", labels)
+    mdas_names = {"+": "addition_plus", "-": "subtraction_minus", "*": "multiplication_cross",
+                  "/": "division_obelus"}
+    for part, n in (("train", n_per_class), ("val", 2), ("test", 3)):
+        for token, name in mdas_names.items():
+            folder = root / "symbols" / "mdas" / part / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(render_symbol(token, rng)).save(folder / f"{i}.png")
+    for token, name in {"+": "plus", "-": "minus", "*": "x", "/": "slash"}.items():
+        folder = root / "symbols" / "bhmsds" / name
+        folder.mkdir(parents=True)
+        for i in range(n_per_class):
+            # bhmsds is dark ink on white
+            Image.fromarray(render_symbol(token, rng, dark_ink=True)).save(folder / f"{name}-{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory) -> Path:
+    return write_data_dir(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def symbol_set():
+    return make_symbol_set(20, seed=1)
+
+
+TINY_PARAMS = {
+    "clf__filters": (8, 16),
+    "clf__convs_per_block": 1,
+    "clf__dense": (32,),
+    "clf__epochs": 3,
+    "clf__batch_size": 32,
+    "clf__augment": False,
+    "clf__learning_rate": 5e-3,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(symbol_set):
+    """A really fitted (small, quickly trained) Keras-form pipeline."""
+    from mathocr.pipeline import make_pipeline
+
+    X, y = symbol_set
+    return make_pipeline("default", **TINY_PARAMS).fit(X, y)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The full data directory; tests using it are marked ``data``."""
+    env = os.environ.get("MATHOCR_DATA")
+    if not env or not (Path(env) / "mnist").is_dir():
+        pytest.skip("needs the full data directory: set MATHOCR_DATA (CI sets it)")
+    return Path(env)

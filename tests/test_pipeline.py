@@ -1,0 +1,142 @@
+import hashlib
+import json
+import pickle
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from mathocr.errors import ModelError
+from mathocr.inference import OnnxSymbolClassifier
+from mathocr.pipeline import (
+    CONFIGS,
+    DEFAULT_MODEL,
+    load_card,
+    load_pipeline,
+    make_pipeline,
+    save_pipeline,
+    to_inference,
+)
+from mathocr.symbols import CLASSES
+
+
+def test_make_pipeline_configs():
+    pipe = make_pipeline()
+    assert [name for name, _ in pipe.steps] == ["binarise", "normalise", "clf"]
+    seed = make_pipeline("seed", clf__epochs=2)
+    params = seed.get_params()
+    assert params["normalise__method"] == "squash" and params["clf__filters"] == (64, 64)
+    assert params["clf__epochs"] == 2 and params["clf__augment"] is False
+    assert set(CONFIGS) >= {"default", "seed"}
+    with pytest.raises(ValueError, match="unknown config"):
+        make_pipeline("best")
+
+
+def test_seed_config_is_the_old_145k_network(symbol_set):
+    X, y = symbol_set
+    pipe = make_pipeline("seed", clf__epochs=1).fit(X[:28], y[:28])
+    assert pipe[-1].model_.count_params() == 145_102
+
+
+def test_pipeline_fit_and_score(tiny_pipeline, symbol_set):
+    X, y = symbol_set
+    assert tiny_pipeline.score(X, y) > 0.5
+    assert set(tiny_pipeline.predict(X[:10])) <= set(CLASSES)
+    assert clone(tiny_pipeline).get_params()["clf__epochs"] == tiny_pipeline.get_params()["clf__epochs"]
+
+
+@pytest.fixture(scope="module")
+def fast_pipeline(tiny_pipeline):
+    return to_inference(tiny_pipeline)
+
+
+def test_inference_form_matches_keras_form(tiny_pipeline, fast_pipeline, symbol_set):
+    X, _ = symbol_set
+    assert isinstance(fast_pipeline[-1], OnnxSymbolClassifier)
+    assert list(fast_pipeline.classes_) == list(tiny_pipeline.classes_)
+    np.testing.assert_allclose(fast_pipeline.predict_proba(X[:40]), tiny_pipeline.predict_proba(X[:40]),
+                               atol=1e-5)
+    again = pickle.loads(pickle.dumps(fast_pipeline))
+    np.testing.assert_array_equal(again.predict(X[:40]), fast_pipeline.predict(X[:40]))
+    assert fast_pipeline.predict_proba([]).shape == (0, 14)
+
+
+def test_inference_form_cannot_be_trained(fast_pipeline, symbol_set):
+    X, y = symbol_set
+    with pytest.raises(ModelError, match="cannot be trained"):
+        fast_pipeline[-1].fit(X, y)
+
+
+def test_save_load_round_trip_with_digest_and_card(fast_pipeline, symbol_set, tmp_path):
+    X, _ = symbol_set
+    path = save_pipeline(fast_pipeline, tmp_path / "m.joblib", card={"metrics": {"x": 1}})
+    digest = (tmp_path / "m.joblib.sha256").read_text().split()[0]
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    card = load_card(path)
+    assert card["sha256"] == digest and card["metrics"] == {"x": 1} and "numpy" in card["libraries"]
+    loaded = load_pipeline(path)
+    np.testing.assert_array_equal(loaded.predict(X[:20]), fast_pipeline.predict(X[:20]))
+
+
+def test_tampered_or_unverified_model_is_refused(fast_pipeline, tmp_path):
+    path = save_pipeline(fast_pipeline, tmp_path / "m.joblib")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="SHA-256"):
+        load_pipeline(path)
+    (tmp_path / "m.joblib.sha256").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        load_pipeline(path)
+    with pytest.raises(ModelError, match="no model file"):
+        load_pipeline(tmp_path / "absent.joblib")
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path):
+    path = tmp_path / "dict.joblib"
+    joblib.dump({"not": "a pipeline"}, path)
+    (tmp_path / "dict.joblib.sha256").write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
+    with pytest.raises(ModelError, match="fitted classifier"):
+        load_pipeline(path)
+    garbage = tmp_path / "garbage.joblib"
+    garbage.write_bytes(b"not a pickle at all")
+    (tmp_path / "garbage.joblib.sha256").write_text(hashlib.sha256(b"not a pickle at all").hexdigest())
+    with pytest.raises(ModelError, match="not a readable"):
+        load_pipeline(garbage)
+
+
+def test_inference_form_loads_without_tensorflow(fast_pipeline, tmp_path):
+    path = save_pipeline(fast_pipeline, tmp_path / "m.joblib")
+    code = (
+        "import sys, numpy as np\n"
+        "from mathocr.pipeline import load_pipeline\n"
+        f"p = load_pipeline({str(path)!r})\n"
+        "print(p.predict([np.eye(28, dtype=np.uint8) * 255])[0])\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in CLASSES
+
+
+def test_bundled_model_and_card():
+    pipe = load_pipeline()
+    assert isinstance(pipe[-1], OnnxSymbolClassifier)
+    assert sorted(pipe.classes_) == sorted(CLASSES)
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert card["sha256"] == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
+    for key in ("settings", "training", "data", "metrics", "libraries"):
+        assert key in card
+    assert DEFAULT_MODEL.stat().st_size < 8 * 1024 * 1024
+
+
+@pytest.mark.data
+def test_bundled_model_accuracy_on_official_mnist_test(data_dir):
+    from mathocr.datasets import load_mnist
+
+    X, y = load_mnist("test", data_dir, download=False)
+    acc = float((load_pipeline().predict(list(X)) == y).mean())
+    assert acc >= 0.995  # the model card records the exact figure

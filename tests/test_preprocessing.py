@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from mathocr.preprocessing import Binarize, Normalize, otsu_threshold
+
+
+def bar(h=40, w=200, thick=4):
+    img = np.zeros((h, w), np.uint8)
+    img[h // 2 - thick // 2 : h // 2 + thick // 2, 10 : w - 10] = 255
+    return img
+
+
+def test_binarize_either_polarity_gives_ink_on_black():
+    light_ink = bar()
+    dark_ink = 255 - light_ink
+    a, b = Binarize().transform([light_ink, dark_ink])
+    np.testing.assert_array_equal(a, b)
+    assert a.max() == 255 and a[0, 0] == 0 and set(np.unique(a)) == {0, 255}
+
+
+def test_binarize_fixed_threshold_and_forced_polarity():
+    img = np.full((10, 10), 200, np.uint8)
+    img[4:6, 2:8] = 30
+    out = Binarize(threshold=100, polarity="dark-ink").transform([img])[0]
+    assert out[5, 5] == 255 and out[0, 0] == 0
+
+
+def test_binarize_blank_image_has_no_ink():
+    for fill in (0, 128, 255):
+        out = Binarize().transform([np.full((12, 9), fill, np.uint8)])[0]
+        assert out.shape == (12, 9) and out.max() == 0
+
+
+def test_binarize_accepts_floats_and_3d_array():
+    X = np.zeros((3, 10, 10), np.float64)
+    X[:, 4:6, 2:8] = 1.0
+    out = Binarize().fit_transform(X)
+    assert len(out) == 3 and all(o[5, 5] == 255 for o in out)
+
+
+def test_otsu_separates_two_levels():
+    img = np.array([[10] * 50 + [200] * 50], np.uint8)
+    assert 10 <= otsu_threshold(img) < 200
+
+
+def test_normalize_keeps_a_minus_thin_and_a_one_thin():
+    out = Normalize().transform([bar(), bar().T])
+    minus, one = out
+    assert minus.shape == (28, 28)
+    rows = (minus > 0.3).any(axis=1).sum()
+    cols = (minus > 0.3).any(axis=0).sum()
+    assert cols == 20 and rows <= 3
+    assert (one > 0.3).any(axis=1).sum() == 20 and (one > 0.3).any(axis=0).sum() <= 3
+
+
+def test_normalize_centres_by_mass():
+    img = np.zeros((50, 50), np.uint8)
+    img[5:15, 30:40] = 255
+    out = Normalize().transform([img])[0]
+    ys, xs = np.nonzero(out)
+    cy, cx = np.average(ys, weights=out[ys, xs]), np.average(xs, weights=out[ys, xs])
+    assert abs(cy - 14) <= 1 and abs(cx - 14) <= 1
+
+
+def test_normalize_odd_inputs():
+    blank = np.zeros((30, 30), np.uint8)
+    pixel = np.zeros((30, 30), np.uint8)
+    pixel[3, 7] = 255
+    wide = np.full((1, 5000), 255, np.uint8)
+    tall = np.full((3000, 2), 255, np.uint8)
+    tiny = np.full((1, 1), 255, np.uint8)
+    out = Normalize().transform([blank, pixel, wide, tall, tiny])
+    assert out.shape == (5, 28, 28) and out.dtype == np.float32
+    assert out[0].max() == 0
+    for o in out[1:]:
+        assert 0 < o.max() <= 1 and np.isfinite(o).all()
+    assert (out[2] > 0).any(axis=0).sum() == 20  # a hairline stays visible and long
+
+
+def test_squash_stretches_to_full_size():
+    out = Normalize(method="squash").transform([bar()])[0]
+    assert (out > 0.5).all()
+
+
+def test_pipeline_of_both_matches_mnist_style_input():
+    rng = np.random.default_rng(0)
+    img = np.zeros((28, 28), np.uint8)
+    img[6:22, 12:16] = 255  # a '1' already MNIST-sized
+    out = Normalize().transform(Binarize().transform([img, rng.integers(0, 2, (5, 5)) * 255]))
+    assert out.shape == (2, 28, 28)
+
+
+@pytest.mark.parametrize(
+    "est,bad",
+    [(Binarize(polarity="sideways"), "polarity"), (Binarize(threshold=300), "threshold"),
+     (Normalize(method="zoom"), "method"), (Normalize(box=40), "box"), (Normalize(size=2), "size")],
+)
+def test_bad_parameters_are_clear_errors(est, bad):
+    with pytest.raises(ValueError, match=bad):
+        est.fit([np.zeros((5, 5))])
+
+
+@pytest.mark.parametrize(
+    "X,msg",
+    [([np.zeros((2, 2, 3))], "2-D"), ([np.zeros((0, 4))], "empty"), (np.zeros((4, 4)), "shape"),
+     ([np.full((3, 3), np.nan)], "NaN"), ([np.array([["a"]])], "dtype"), (5, "list")],
+)
+def test_bad_inputs_are_clear_errors(X, msg):
+    with pytest.raises(ValueError, match=msg):
+        Normalize().transform(X)
+
+
+def test_transformers_clone_and_params():
+    n = Normalize(box=16, method="squash")
+    c = clone(n)
+    assert c.get_params() == n.get_params() and c is not n
+    b = Binarize().set_params(threshold=90)
+    assert clone(b).threshold == 90
