@@ -173,6 +173,8 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keras", action="store_true",
                    help="save the Keras form (can be refitted; needs TensorFlow to load) instead of the "
                    "ONNX inference form")
+    p.add_argument("--no-balance", action="store_true",
+                   help="do not weight images to balance written forms (see TrainingData.sample_weights)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -198,7 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"  train {name}: {len(s)}", flush=True)
     print(f"training {args.config!r} on {len(y)} images", flush=True)
     t = time.time()
-    pipe.fit(X, y)
+    fit_params = {} if args.no_balance else {"clf__sample_weight": data.sample_weights()}
+    pipe.fit(X, y, **fit_params)
     fit_seconds = time.time() - t
     model = pipe if args.keras else to_inference(pipe)
     report = evaluate_sets(model, data.heldout)
@@ -217,6 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "n_images": len(y),
             "per_class": {c: int(n) for c, n in zip(*np.unique(y, return_counts=True))},
             "limit_per_class": args.limit_per_class,
+            "balanced_forms": not args.no_balance,
             "cpu_count": __import__("os").cpu_count(),
             "history": {k: [round(float(v), 5) for v in vs] for k, vs in pipe[-1].history_.items()},
         },
@@ -268,3 +272,207 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 COMMANDS.append(("evaluate", "accuracy per source and class, confusion matrices, on held-out data",
                  _evaluate_parser, cmd_evaluate))
+
+
+# ---- solve
+
+
+def _solve_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files to read; '-' reads stdin")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image and line")
+    p.add_argument("--model", default=None, metavar="PATH", help="pipeline file (default: the bundled model)")
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Read each image, solve all of them in one batch, print one result per image.
+
+    Exit status 1 when any image failed (unreadable, nothing found, no value).
+    """
+    import json
+
+    from .solver import Solver
+
+    solver = Solver.load(args.model)
+    sources = [sys.stdin.buffer.read() if name == "-" else name for name in args.images]
+    solutions = solver.solve_many(sources, on_error="return")
+    failed = False
+    for name, sol in zip(args.images, solutions, strict=True):
+        failed |= sol.error is not None
+        if args.json:
+            print(json.dumps({"file": name, **sol.to_dict()}, ensure_ascii=False), flush=True)
+            continue
+        if sol.error is None:
+            d = sol.to_dict()
+            shown = d["value"] if d["value"] == d["decimal"] else f"{d['value']} ({d['decimal']})"
+            print(f"{name}: {sol.expression} = {shown}")
+        else:
+            read = f" (read: {sol.expression})" if sol.tokens else ""
+            print(f"{name}: error: {sol.error}{read}")
+        for warning in sol.warnings:
+            print(f"  warning: {warning}")
+    return 1 if failed else 0
+
+
+COMMANDS.append(("solve", "read handwritten expressions from images and compute their exact values",
+                 _solve_parser, cmd_solve))
+
+
+# ---- bench
+
+
+def _bench_parser(p: argparse.ArgumentParser) -> None:
+    _add_data_dir(p)
+    p.add_argument("--quick", action="store_true",
+                   help="tiny data, 1 epoch, few rounds: checks that the suite works (CI, under 3 minutes)")
+    p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
+                   help="configurations to compare, space- or comma-separated; seed is always included "
+                   "(default: all; with --quick: seed default); --list shows them")
+    p.add_argument("--output", "-o", default=None, metavar="DIR",
+                   help="folder for benchmark.json, report.md and the plots (default: benchmarks/results, "
+                   "or bench-quick/ with --quick)")
+    p.add_argument("--http-json", default=None, metavar="JSON",
+                   help="bench_http.py's pytest-benchmark JSON to include (default: DIR/http.json, if there)")
+    p.add_argument("--from-json", default=None, metavar="JSON",
+                   help="do not run anything: rewrite the report of an earlier run's benchmark.json")
+    p.add_argument("-k", dest="select", default=None, metavar="EXPR",
+                   help="run only the benchmarks matching this pytest -k expression")
+    p.add_argument("--list", action="store_true", help="list the configurations and exit")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suites (pytest-benchmark) and write the report with ratios to "seed"."""
+    from pathlib import Path
+
+    from .bench import BENCH_CONFIGS, benchmarks_dir, parse_configs, run_suite, write_report
+
+    if args.list:
+        for cfg in BENCH_CONFIGS.values():
+            params = ", ".join(f"{k}={v}" for k, v in cfg.params.items())
+            print(f"{cfg.name:<12} {cfg.base:<8} {params or '-'}\n{'':<22}{cfg.note}")
+        return 0
+    if args.from_json:
+        out = Path(args.output) if args.output else Path(args.from_json).parent
+        print(f"wrote {write_report(args.from_json, out, http_json=args.http_json)}")
+        return 0
+    try:
+        configs = parse_configs(args.configs, args.quick)
+    except ValueError as exc:
+        raise MathOCRError(str(exc)) from None
+    if args.output:
+        out = Path(args.output)
+    else:
+        out = Path("bench-quick") if args.quick else benchmarks_dir() / "results"
+    rc = run_suite(out, quick=args.quick, configs=configs, data_dir=args.data_dir, http_json=args.http_json,
+                   pytest_args=["-k", args.select] if args.select else [])
+    report = out / "report.md"
+    print(f"report: {report}" if report.is_file() else "no report: the suite wrote no results", flush=True)
+    return rc
+
+
+COMMANDS.append(("bench", "run the benchmarks (accuracy, latency, training) and write a report with plots",
+                 _bench_parser, cmd_bench))
+
+
+# ---- gridsearch
+
+
+def _param_candidates(text: str) -> tuple[str, list]:
+    from .gridsearch import parse_param
+
+    try:
+        return parse_param(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _gridsearch_parser(p: argparse.ArgumentParser) -> None:
+    _add_data_dir(p)
+    p.add_argument("--param", dest="params", action="append", required=True, type=_param_candidates,
+                   metavar="KEY=VALUES", help="candidates of one parameter, repeatable: "
+                   "normalise__box=18,20; clf__dense=64 --param clf__dense=128; clf__filters=[16,32],[32,64]")
+    p.add_argument("--config", default="default", help="named configuration to start from: default or seed")
+    p.add_argument("--set", dest="overrides", action="append", default=[], type=_parse_override,
+                   metavar="KEY=VALUE",
+                   help="fixed parameter for every candidate, e.g. clf__epochs=2 (repeatable)")
+    p.add_argument("--cv", type=int, default=3, help="stratified, shuffled folds (default: %(default)s)")
+    p.add_argument("--n-iter", type=int, default=None,
+                   help="sample this many candidates (RandomizedSearchCV) instead of trying them all")
+    p.add_argument("--scoring", default=None, help="scikit-learn scorer name (default: accuracy)")
+    p.add_argument("--limit-per-class", type=int, default=None,
+                   help="at most N images per class and source (searches are many fits: start small)")
+    p.add_argument("--random-state", type=int, default=0, help="seeds the folds and sampling (default: 0)")
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="fits at once on this machine (default 1: TensorFlow already uses every core); "
+                   "with --scheduler every worker thread is used")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the fits on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                   "(see benchmarks/README.md)")
+    p.add_argument("--output", "-o", default="best.joblib",
+                   help="where the best pipeline, refitted on all the data, is written "
+                   "(+ .sha256 and a .json model card)")
+    p.add_argument("--keras", action="store_true",
+                   help="save the Keras form instead of the ONNX inference form")
+    p.add_argument("--results", default=None, metavar="JSON",
+                   help="also write the ranking and the fold scores as JSON")
+    p.add_argument("--verbose", "-v", action="count", default=0, help="scikit-learn's search progress")
+
+
+def cmd_gridsearch(args: argparse.Namespace) -> int:
+    """Cross-validated search over pipeline parameters; prints the ranking, saves the best pipeline."""
+    import json
+    import time
+    from pathlib import Path
+
+    from sklearn.model_selection import ParameterGrid
+
+    from .bench import jsonable
+    from .datasets import load_training_data
+    from .evaluation import evaluate_sets, format_report
+    from .gridsearch import fit_search, format_ranking, make_search, merge_params, ranking, search_card
+    from .pipeline import save_pipeline, to_inference
+
+    grid = merge_params(args.params)
+    fixed = dict(args.overrides)
+    fixed.setdefault("clf__verbose", 0)
+    try:
+        search = make_search(grid, config=args.config, cv=args.cv, n_iter=args.n_iter,
+                             scoring=args.scoring, random_state=args.random_state, n_jobs=args.n_jobs,
+                             verbose=args.verbose, **fixed)
+    except ValueError as exc:
+        raise MathOCRError(str(exc)) from None
+    data = load_training_data(args.data_dir, limit_per_class=args.limit_per_class)
+    X, y = data.training_arrays()
+    n = args.n_iter or len(ParameterGrid(grid))
+    where = f" on {args.scheduler}" if args.scheduler else ""
+    print(f"searching {n} candidates × {args.cv} folds on {len(y)} images{where}", flush=True)
+    t = time.perf_counter()
+    fit_search(search, X, y, args.scheduler)
+    seconds = time.perf_counter() - t
+    rows = ranking(search)
+    print(format_ranking(rows))
+    best = search.best_estimator_
+    model = best if args.keras else to_inference(best)
+    report = evaluate_sets(model, data.heldout)
+    data_card = {"n_images": len(y), "limit_per_class": args.limit_per_class,
+                 "train": {k: {"n": len(s), "sha256": s.digest()} for k, s in data.train.items()}}
+    card = search_card(search, config=args.config, params=fixed, seconds=seconds, scheduler=args.scheduler,
+                       data=data_card)
+    card["form"] = "keras" if args.keras else "onnx"
+    card["metrics"] = jsonable(report)
+    path = save_pipeline(model, args.output, card)
+    if args.results:
+        res = search.cv_results_
+        folds = sorted(k for k in res if k.startswith("split") and k.endswith("_test_score"))
+        keys = ("rank_test_score", "mean_test_score", "std_test_score", "params", *folds)
+        out = {"ranking": rows, "cv_results": {k: res[k] for k in keys}, "seconds": round(seconds, 1),
+               "scheduler": args.scheduler}
+        Path(args.results).write_text(json.dumps(jsonable(out), indent=2) + "\n")
+    best_params = ", ".join(f"{k}={v}" for k, v in search.best_params_.items())
+    print(f"\nbest (cv {search.best_score_:.4f}): {best_params}")
+    print(format_report(report).split("\n\n")[0])
+    print(f"searched in {seconds:.0f} s; wrote {path} (+ .sha256, .json)")
+    return 0
+
+
+COMMANDS.append(("gridsearch", "cross-validated search over pipeline parameters, here or on a Dask cluster",
+                 _gridsearch_parser, cmd_gridsearch))

@@ -50,6 +50,20 @@ ALIASES: dict[str, str] = {
     "slash": "/",
 }
 
+# The written forms behind each operator token, keyed by folder name or glyph: one
+# token can be drawn several ways ("*" as a cross, a letter x or a dot; "/" as a slash
+# or an obelus), and training balances forms, not only tokens.
+FORMS: dict[str, str] = {
+    "+": "plus", "plus": "plus", "add": "plus", "addition": "plus", "addition_plus": "plus",
+    "-": "minus", "minus": "minus", "sub": "minus", "subtraction": "minus", "subtraction_minus": "minus",
+    "\u2212": "minus", "\u2013": "minus",
+    "*": "cross", "times": "cross", "\u00d7": "cross", "mul": "cross", "multiplication": "cross",
+    "multiplication_cross": "cross", "x": "x",
+    "dot": "dot", "multiplication_dot": "dot", "\u00b7": "dot", "\u22c5": "dot",
+    "/": "slash", "slash": "slash", "forward_slash": "slash", "division_slash": "slash",
+    "div": "obelus", "division": "obelus", "division_obelus": "obelus", "\u00f7": "obelus",
+}
+
 # How each token is shown to people.
 DISPLAY: dict[str, str] = {**{c: c for c in CLASSES}, "*": "\u00d7", "/": "\u00f7", "-": "\u2212"}
 
@@ -86,6 +100,21 @@ def canonical(name: str) -> str:
         raise KeyError(
             f"unknown symbol name {name!r}; known names: {', '.join(sorted(ALIASES))}"
         ) from None
+
+
+def form(name: str) -> str:
+    """The written form of a glyph or folder name: ``"division_obelus"`` -> ``"obelus"``.
+
+    Digits are their own form. Raises KeyError for unknown names, like :func:`canonical`.
+
+    Examples
+    --------
+    >>> form("forward_slash"), form("7")
+    ('slash', '7')
+    """
+    key = name.strip().lower()
+    canonical(key)
+    return FORMS.get(key, key)
 
 
 def is_known(name: str) -> bool:

@@ -1,0 +1,522 @@
+"""Page -> ordered symbol crops with their boxes.
+
+The steps, each chosen to survive phone photos as well as clean canvas drawings:
+
+1. **Work size.** Huge photos are reduced (integer box filter) so that the long
+   side is at most ``max_side``; boxes are mapped back to original pixels.
+2. **Ink signal.** A background is estimated per channel at a scale larger than a
+   stroke (block means, then a grey *closing* that erases strokes but keeps the
+   slow light changes and shadow edges), and subtracted. The ink signal is the
+   largest per-channel difference, so a red, blue or grey ink on any paper gives a
+   strong signal; the polarity (dark ink on light, or chalk on a board) is found
+   from which side of the background the strong deviations lie.
+3. **Threshold** at a fraction of the ink contrast, never below the paper noise.
+   (Otsu is avoided: it degenerates when ink covers under 1% of a photo.)
+4. **Components** (8-connected) with specks dropped relative to the stroke width.
+5. **Lines.** Tall components that overlap vertically form a line; two lines that
+   also overlap horizontally mean the image holds several lines of text.
+6. **Symbols.** Components of one line whose boxes overlap horizontally are parts of
+   one symbol (``÷`` is a bar and two dots, a broken ``5``, an ``x`` in two
+   strokes) and are merged; two stacked bars are flagged as ``=``.
+7. **Order** left to right, and one crop per symbol: white ink on black, masked to
+   the symbol's own components, with a background margin.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+MAX_SIDE = 1600
+"""Long side, in pixels, above which an image is reduced before segmenting."""
+
+MAX_COMPONENTS = 400
+"""At most this many marks are considered (the largest); more means a busy photo."""
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_MIN_CONTRAST = 24.0  # grey levels; below this nothing counts as ink
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass
+class Segment:
+    """One symbol found on the page.
+
+    Attributes
+    ----------
+    box : (x, y, w, h)
+        Bounding box of the symbol's ink in original-image pixels.
+    crop : 2-D uint8 array
+        The symbol, white ink on black, with a margin of background.
+    parts : int
+        Number of connected components merged into it.
+    line : int
+        Index of the text line it belongs to (0 for single-line images).
+    flags : tuple of str
+        Shape remarks: ``"equals"`` (two stacked bars), ``"tall"``, ``"wide"``.
+    """
+
+    box: tuple[int, int, int, int]
+    crop: np.ndarray
+    parts: int = 1
+    line: int = 0
+    flags: tuple[str, ...] = ()
+
+
+@dataclass
+class Segmentation:
+    """The symbols of one image, in reading order.
+
+    Attributes
+    ----------
+    segments : list of Segment
+    line_height : float
+        Typical height of a full-size symbol (a digit), original pixels.
+    stroke_width : float
+        Typical stroke width, original pixels.
+    lines : int
+        Number of text lines detected (1 for a normal expression, 0 when empty).
+    dark_ink : bool
+        True for dark ink on a light page, False for light ink on a dark one.
+    warnings : list of str
+    """
+
+    segments: list[Segment]
+    line_height: float
+    stroke_width: float
+    lines: int
+    dark_ink: bool = True
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- ink signal
+
+
+def _reduce(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink by an integer factor so the long side is at most ``max_side``."""
+    factor = math.ceil(max(image.shape[:2]) / max_side)
+    if factor <= 1:
+        return image, 1.0
+    small = np.asarray(Image.fromarray(image).reduce(factor))
+    return small, image.shape[1] / small.shape[1]
+
+
+def _block_extremes(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per k x k block minimum and maximum of a 2-D array (a ragged edge is dropped)."""
+    hb, wb = max(1, a.shape[0] // k), max(1, a.shape[1] // k)
+    kh, kw = min(k, a.shape[0]), min(k, a.shape[1])
+    # Reduce along the contiguous axis first: much faster than one 2-axis reduction.
+    rows = a[: hb * kh, : wb * kw].reshape(hb * kh, wb, kw)
+    lo = rows.min(axis=2).reshape(hb, kh, wb).min(axis=1)
+    hi = rows.max(axis=2).reshape(hb, kh, wb).max(axis=1)
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def _block_means(a: np.ndarray, k: int) -> np.ndarray:
+    """Per k x k block mean (partial blocks at the edges included), via PIL."""
+    return np.asarray(Image.fromarray(a).reduce(k), dtype=np.float32)
+
+
+def _upsample(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear upsampling of a block map (2-D float, or 3-channel 0-255) to ``shape`` (via PIL: fast)."""
+    size = (shape[1], shape[0])
+    if small.ndim == 2:
+        im = Image.fromarray(np.ascontiguousarray(small, dtype=np.float32), mode="F")
+        return np.asarray(im.resize(size, Image.Resampling.BILINEAR))
+    rgb = np.clip(small + 0.5, 0, 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
+def _block_size(shape: tuple[int, ...]) -> int:
+    # The background window is ~1/3 of the short side (5 blocks): wider than any
+    # stroke, narrower than the light changes across a photographed page.
+    window = min(max(min(shape[:2]) / 3.0, 15.0), 400.0)
+    return max(1, round(window / 5.0))
+
+
+def ink_signal(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Per-pixel ink strength, whatever the ink colour, polarity and lighting.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` grey or ``(H, W, 3)`` RGB ``uint8``.
+
+    Returns
+    -------
+    signal : ndarray of float32, shape (H, W)
+        Contrast of each pixel against the local background, in grey levels
+        (0 on clean paper, up to 255 for black on white).
+    dark_ink : bool
+        True when the ink is darker than its background.
+
+    Examples
+    --------
+    >>> page = np.full((40, 60), 230, np.uint8); page[10:30, 28:32] = 20
+    >>> signal, dark = ink_signal(page)
+    >>> dark, int(signal[20, 30]), int(signal[5, 5])
+    (True, 232, 0)
+    """
+    img = np.ascontiguousarray(image)
+    k = _block_size(img.shape)
+    lum = img if img.ndim == 2 else np.asarray(Image.fromarray(img).convert("L"))
+    if img.ndim == 3:
+        sample = img[::4, ::4]
+        if int((sample.max(axis=2) - sample.min(axis=2)).max()) < 24:
+            img = lum  # no colour anywhere: one channel does, three times faster
+
+    # Polarity: in blocks holding ink, the extreme pixel lies far on the ink's side
+    # of the surrounding paper; a shadow edge pushes both ways alike. (Every other
+    # pixel is enough: strokes are wider than that.)
+    step = 2 if k >= 4 else 1
+    lo, hi = _block_extremes(lum[::step, ::step], k // step)
+    means = _block_means(lum, k)
+    h, w = min(lo.shape[0], means.shape[0]), min(lo.shape[1], means.shape[1])
+    lo, hi = lo[:h, :w], hi[:h, :w]
+    paper = ndimage.median_filter(means[:h, :w], size=5, mode="nearest")
+    darker = float(np.clip(paper - lo - 12.0, 0, None).sum())
+    lighter = float(np.clip(hi - paper - 12.0, 0, None).sum())
+    dark_ink = darker >= lighter
+
+    # Closing (dark ink) / opening (light ink) of block means: the paper level,
+    # with strokes thinner than the window erased and shadow edges kept.
+    morph = ndimage.grey_closing if dark_ink else ndimage.grey_opening
+    per_channel = () if img.ndim == 2 else (1,)
+    closed = morph(_block_means(img, k), size=(5, 5, *per_channel), mode="nearest")
+    bg = ndimage.uniform_filter(closed, (3, 3, *per_channel), mode="nearest")
+    full = _upsample(bg, img.shape[:2])
+    if img.ndim == 2:
+        diff = full - img if dark_ink else img - full
+    else:
+        d = np.subtract(full, img, dtype=np.int16) if dark_ink else np.subtract(img, full, dtype=np.int16)
+        diff = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]).astype(np.float32)
+    if dark_ink:
+        # Relative to the paper's brightness: ink in a shadow is as dark, relative
+        # to the shadowed paper, as ink in the light.
+        paper = full if img.ndim == 2 else _upsample(bg.max(axis=2), img.shape[:2])
+        diff *= 255.0 / np.maximum(paper, 48.0)
+    signal = np.asarray(diff, dtype=np.float32)
+    np.clip(signal, 0, 255, out=signal)
+    return signal, dark_ink
+
+
+def _threshold(signal: np.ndarray) -> tuple[float, float]:
+    """Return (threshold, ink level) for an ink signal."""
+    sub = signal[::2, ::2] if signal.size > 40_000 else signal
+    med = float(np.median(sub))
+    mad = float(np.median(np.abs(sub - med)))
+    noise = med + 6.0 * 1.4826 * mad
+    floor = max(noise, _MIN_CONTRAST)
+    cand = sub[sub > floor]
+    if cand.size < 3:
+        return floor, 0.0
+    level = float(np.percentile(cand, 90))
+    # Half the contrast keeps stroke widths true on anti-aliased and blurred ink.
+    return max(floor, 0.45 * level), level
+
+
+def binarize(image: np.ndarray) -> np.ndarray:
+    """Ink mask of a page: True where there is ink.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` grey or ``(H, W, 3)`` RGB ``uint8``.
+
+    Returns
+    -------
+    ndarray of bool, shape (H, W)
+
+    Examples
+    --------
+    >>> page = np.full((40, 60), 200, np.uint8); page[10:30, 28:32] = 60
+    >>> int(binarize(page).sum())
+    80
+    """
+    signal, _ = ink_signal(image)
+    thr, level = _threshold(signal)
+    if level <= 0:
+        return np.zeros(signal.shape, dtype=bool)
+    return signal > thr
+
+
+# ---------------------------------------------------------------------------- components
+
+
+def _components(mask: np.ndarray):
+    labels, n = ndimage.label(mask, structure=_EIGHT)
+    if n == 0:
+        return labels, n, np.zeros((0, 4), int), np.zeros(0), np.zeros(0)
+    slices = ndimage.find_objects(labels)
+    boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], dtype=np.int64)
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
+    inner = np.zeros_like(mask)
+    inner[1:-1, 1:-1] = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    perim = np.bincount(labels[mask & ~inner], minlength=n + 1)[1:].astype(np.float64)
+    # A stroke of width w and length L has area wL and ~2L edge pixels.
+    width = 2.0 * area / np.maximum(perim, 1.0)
+    return labels, n, boxes, area, width
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
+
+
+def _line_clusters(boxes: np.ndarray, tall: np.ndarray) -> tuple[np.ndarray, int]:
+    """Cluster components into text lines; return (line id per component, line count)."""
+    n = len(boxes)
+    x0, y0, x1, y1 = boxes.T
+    idx = np.flatnonzero(tall)
+    h = (y1 - y0)[idx]
+    yov = np.minimum(y1[idx, None], y1[None, idx]) - np.maximum(y0[idx, None], y0[None, idx])
+    same = yov >= 0.3 * np.minimum(h[:, None], h[None, :])
+    k, lab = connected_components(csr_matrix(same), directed=False)
+    if k == 1:
+        return np.zeros(n, dtype=int), 1
+    # Clusters side by side are one slanted line; clusters stacked over each other
+    # (overlapping horizontally) are separate lines.
+    cx0 = np.array([x0[idx][lab == c].min() for c in range(k)])
+    cx1 = np.array([x1[idx][lab == c].max() for c in range(k)])
+    cy = np.array([((y0 + y1)[idx][lab == c]).mean() for c in range(k)])
+    xov = np.minimum(cx1[:, None], cx1[None, :]) - np.maximum(cx0[:, None], cx0[None, :])
+    minw = np.minimum((cx1 - cx0)[:, None], (cx1 - cx0)[None, :])
+    stacked = (xov > 0.3 * minw) & ~np.eye(k, dtype=bool)
+    if not stacked.any():
+        return np.zeros(n, dtype=int), 1
+    depth = int(stacked.sum(axis=1).max()) + 1
+    rank = np.empty(k, dtype=int)
+    rank[np.argsort(cy)] = np.arange(k)
+    line = np.empty(n, dtype=int)
+    line[idx] = rank[lab]
+    # Every other mark joins the line of the tall mark nearest to it.
+    cxs, cys = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    for i in np.flatnonzero(~tall):
+        d = np.abs(cxs[idx] - cxs[i]) + np.abs(cys[idx] - cys[i])
+        line[i] = line[idx[np.argmin(d)]]
+    return line, depth
+
+
+def _pixel_gap(labels: np.ndarray, box: np.ndarray, a: int, b: int) -> float:
+    """Smallest distance between the pixels of components ``a`` and ``b`` inside ``box``."""
+    x0, y0, x1, y1 = box
+    sub = labels[y0:y1, x0:x1]
+    dist = ndimage.distance_transform_edt(sub != a)
+    return float(dist[sub == b].min()) if (sub == b).any() else np.inf
+
+
+def _merge_groups(
+    boxes: np.ndarray,
+    tall: np.ndarray,
+    line: np.ndarray,
+    labels: np.ndarray,
+    ids: np.ndarray,
+    line_h: float,
+    sw: float,
+) -> np.ndarray:
+    """Group id per component: the parts of one symbol.
+
+    Parts overlap horizontally (``÷``, a ``+`` or ``x`` in two strokes, a broken
+    stroke). A small mark that is no operator on its own (off the line's middle,
+    or touching a digit) belongs to the full-height mark next to it.
+    """
+    x0, y0, x1, y1 = (boxes[:, i].astype(np.float64) for i in range(4))
+    w = x1 - x0
+    ov = np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :])
+    union = np.maximum(x1[:, None], x1[None, :]) - np.minimum(x0[:, None], x0[None, :])
+    same_line = line[:, None] == line[None, :]
+    join = (ov >= 0.5 * np.minimum(w[:, None], w[None, :])) & same_line
+    # Two full-height marks side by side are two symbols even when a slanted one
+    # reaches over the other, unless they largely coincide (an x in two strokes)
+    # or their ink nearly touches (a digit broken in two).
+    yov = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    h = y1 - y0
+    level = yov >= 0.5 * np.minimum(h[:, None], h[None, :])  # side by side, not stacked
+    side = join & tall[:, None] & tall[None, :] & level & (ov < 0.5 * union)
+    for i, j in zip(*np.nonzero(np.triu(side, 1)), strict=False):
+        box = np.minimum(boxes[i], boxes[j])[:2].tolist() + np.maximum(boxes[i], boxes[j])[2:].tolist()
+        if _pixel_gap(labels, np.array(box), ids[i], ids[j]) > max(2.0, 0.6 * sw):
+            join[i, j] = join[j, i] = False
+    _, group = connected_components(csr_matrix(join), directed=False)
+
+    tall_idx = np.flatnonzero(tall)
+    if tall_idx.size == 0:
+        return group
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        if tall[members].any():
+            continue
+        gx0, gy0, gx1, gy1 = x0[members].min(), y0[members].min(), x1[members].max(), y1[members].max()
+        cand = tall_idx[line[tall_idx] == line[members[0]]]
+        if cand.size == 0:
+            continue
+        dx = np.maximum(0.0, np.maximum(x0[cand] - gx1, gx0 - x1[cand]))
+        dy = np.maximum(0.0, np.maximum(y0[cand] - gy1, gy0 - y1[cand]))
+        gap = np.maximum(dx, dy)
+        k = int(np.argmin(gap))
+        # The line's middle band where the mark is: from its nearest full-height marks.
+        near = cand[np.argsort(np.abs((x0 + x1)[cand] - (gx0 + gx1)))[:2]]
+        top, bottom = y0[near].mean(), y1[near].mean()
+        cy = (gy0 + gy1) / 2.0
+        centred = top + 0.2 * (bottom - top) <= cy <= bottom - 0.2 * (bottom - top)
+        # A bar reaching over the top or bottom of a digit is part of it (the top
+        # of a 5); a minus sits level with the digit's middle.
+        j = cand[k]
+        xov = min(gx1, x1[j]) - max(gx0, x0[j])
+        rel = (cy - y0[j]) / max(y1[j] - y0[j], 1.0)
+        at_end = xov > 0 and (rel < 0.35 or rel > 0.65)
+        if gap[k] <= 0 or at_end or (not centred and gap[k] <= 0.3 * line_h):
+            group[members] = group[j]
+    return _join_small_neighbours(group, boxes, tall, line, line_h)
+
+
+def _join_small_neighbours(
+    group: np.ndarray, boxes: np.ndarray, tall: np.ndarray, line: np.ndarray, line_h: float
+) -> np.ndarray:
+    """Merge two small marks next to each other: two operators never follow each other,
+    so they are the pieces of one (a minus drawn in two strokes)."""
+    ids = np.unique(group)
+    gb = np.array([[*boxes[group == g, :2].min(axis=0), *boxes[group == g, 2:].max(axis=0)] for g in ids])
+    small = np.array([not tall[group == g].any() for g in ids])
+    gline = np.array([line[group == g][0] for g in ids])
+    order = np.argsort((gb[:, 0] + gb[:, 2]) / 2.0)
+    for a, b in itertools.pairwise(order):
+        if not (small[a] and small[b]) or gline[a] != gline[b]:
+            continue
+        gap = gb[b, 0] - gb[a, 2]
+        yov = min(gb[a, 3], gb[b, 3]) - max(gb[a, 1], gb[b, 1])
+        if gap <= 0.3 * line_h and yov >= 0:
+            group[group == ids[b]] = ids[a]
+            gb[b] = [*np.minimum(gb[a, :2], gb[b, :2]), *np.maximum(gb[a, 2:], gb[b, 2:])]
+            ids[b] = ids[a]
+    return group
+
+
+def _is_equals(part_boxes: np.ndarray) -> bool:
+    if len(part_boxes) != 2:
+        return False
+    w = part_boxes[:, 2] - part_boxes[:, 0]
+    h = part_boxes[:, 3] - part_boxes[:, 1]
+    flat = bool(np.all(w >= 2.0 * h))
+    similar = w.min() >= 0.5 * w.max()
+    (a, b) = part_boxes[np.argsort(part_boxes[:, 1])]
+    stacked = b[1] >= a[3]
+    return flat and similar and stacked
+
+
+# ---------------------------------------------------------------------------- segment
+
+
+def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
+    """Find the symbols of a one-line expression, in reading order.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` grey or ``(H, W, 3)`` RGB ``uint8``, as :func:`mathocr.io.read_image`
+        returns; any ink colour and either polarity.
+    max_side : int, default :data:`MAX_SIDE`
+        Larger images are reduced before segmenting (boxes stay in original pixels).
+
+    Returns
+    -------
+    Segmentation
+
+    Examples
+    --------
+    >>> page = np.full((60, 120), 255, np.uint8)
+    >>> page[10:50, 20:26] = 0                      # a "1"
+    >>> page[28:32, 45:75] = 0                      # a "-"
+    >>> page[10:50, 90:96] = 0                      # another "1"
+    >>> seg = segment(page)
+    >>> [s.box for s in seg.segments]
+    [(20, 10, 6, 40), (45, 28, 30, 4), (90, 10, 6, 40)]
+    """
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+        raise ValueError(f"expected a uint8 (H, W) or (H, W, 3) array, got {img.dtype} {img.shape}")
+    orig_h, orig_w = img.shape[:2]
+    work, scale = _reduce(img, max_side)
+    signal, dark_ink = ink_signal(work)
+    thr, level = _threshold(signal)
+    warnings: list[str] = []
+    empty = Segmentation([], 0.0, 0.0, 0, dark_ink, warnings)
+    if level <= 0:
+        return empty
+    mask = signal > thr
+    labels, n, boxes, area, width = _components(mask)
+    if n == 0:
+        return empty
+
+    # Stroke width from the large marks: specks and dots would bias it low.
+    big = area >= max(4.0, 0.1 * area.max())
+    sw = float(np.median(width[big]))
+    # Specks: smaller than a dot a pen of this width would leave.
+    keep = area >= max(3.0, 0.1 * sw * sw)
+    if keep.sum() > MAX_COMPONENTS:
+        order = np.argsort(-area)
+        keep[:] = False
+        keep[order[:MAX_COMPONENTS]] = True
+        warnings.append(
+            f"more than {MAX_COMPONENTS} separate marks found; only the largest were read "
+            "(is this a photo of a busy page?)"
+        )
+    ids = np.flatnonzero(keep) + 1  # label values
+    boxes = boxes[keep]
+    if len(ids) == 0:
+        return empty
+    heights = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
+    # The height of full-size symbols: robust to a few tiny (dots) or huge (a rule,
+    # a bracket) marks.
+    line_h = float(np.median(heights[heights >= 0.5 * max(np.median(heights), heights.max() / 4.0)]))
+    # Specks again, relative to the symbols: far smaller than a multiplication dot.
+    small = np.maximum(heights, boxes[:, 2] - boxes[:, 0]) < 0.06 * line_h
+    if small.any() and not small.all():
+        ids, boxes, heights = ids[~small], boxes[~small], heights[~small]
+    tall = heights >= 0.5 * line_h
+
+    line, n_lines = _line_clusters(boxes, tall)
+    if n_lines > 1:
+        warnings.append(
+            f"{n_lines} lines of text found; write one expression on one line"
+        )
+    group = _merge_groups(boxes, tall, line, labels, ids, line_h, sw)
+
+    segments: list[Segment] = []
+    flat_signal_scale = 127.0 / max(level - thr, 1.0)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        pb = boxes[members]
+        x0, y0 = int(pb[:, 0].min()), int(pb[:, 1].min())
+        x1, y1 = int(pb[:, 2].max()), int(pb[:, 3].max())
+        sub_lab = labels[y0:y1, x0:x1]
+        own = np.isin(sub_lab, ids[members])
+        # Graded ink inside the symbol's own mask: a threshold at 128 or Otsu on the
+        # crop both give back exactly this mask.
+        vals = 128.0 + (signal[y0:y1, x0:x1] - thr) * flat_signal_scale
+        crop = np.where(own, np.clip(vals, 128, 255), 0).astype(np.uint8)
+        margin = max(3, round(0.12 * max(x1 - x0, y1 - y0)))
+        crop = np.pad(crop, margin)
+        bw, bh = x1 - x0, y1 - y0
+        flags = []
+        if _is_equals(pb):
+            flags.append("equals")
+        if bh > 1.8 * line_h:
+            flags.append("tall")
+        if (bw > 1.6 * line_h and bh > 0.5 * line_h) or bw > 2.5 * line_h:
+            flags.append("wide")
+        ox0, oy0 = math.floor(x0 * scale), math.floor(y0 * scale)
+        ox1, oy1 = min(orig_w, math.ceil(x1 * scale)), min(orig_h, math.ceil(y1 * scale))
+        segments.append(
+            Segment((ox0, oy0, ox1 - ox0, oy1 - oy0), crop, len(members), int(line[members[0]]), tuple(flags))
+        )
+    segments.sort(key=lambda s: (s.line, s.box[0] + s.box[2] / 2.0))
+    return Segmentation(segments, line_h * scale, sw * scale, n_lines, dark_ink, warnings)

@@ -1,0 +1,619 @@
+"""Synthetic images of handwritten expressions, with ground truth, for evaluation.
+
+Expressions are composed from **held-out** symbol images only (never training
+images): digits from the MNIST test set, operators from ``mdas/test`` and
+``bhmsds/heldout`` (see :func:`mathocr.datasets.load_training_data`). Each item is
+drawn in a *style* (stroke width, scale, spacing, baseline slant, rotation, noise,
+blur, JPEG compression, ink colour, paper, shadows, polarity), deterministically
+for a seed: item ``i`` of seed ``s`` is the same whatever ``n`` is.
+
+Tests pass their own tiny glyphs through ``symbols=`` and need no data.
+
+Examples
+--------
+>>> import numpy as np
+>>> bar = np.zeros((28, 28), np.uint8); bar[12:16, 4:24] = 255
+>>> pool = {t: [np.rot90(bar, k=int(t) % 2) if t.isdigit() else bar] for t in "0123456789+-*/"}
+>>> items = make_expression_set(2, styles=["clean"], seed=1, symbols=pool)
+>>> items[0].image.dtype, items[0].image.ndim, len(items[0].tokens) >= 3
+(dtype('uint8'), 3, True)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .errors import DataError, EvaluationError
+from .expression import evaluate
+from .symbols import DIGITS, OPERATORS, canonical
+
+# ---------------------------------------------------------------------------- glyph kinds
+
+# A token has several written forms of different sizes: "*" is a cross, a letter x
+# or a small dot; "/" is a slash or an obelus. Kinds decide the drawn size.
+_KIND_OF_NAME = {
+    "dot": "dot",
+    "multiplication_dot": "dot",
+    "\u00b7": "dot",
+    "\u22c5": "dot",
+    "x": "cross",
+    "times": "cross",
+    "multiplication_cross": "cross",
+    "\u00d7": "cross",
+    "*": "cross",
+    "div": "obelus",
+    "division_obelus": "obelus",
+    "\u00f7": "obelus",
+}
+
+# Longer-side size of each kind relative to the digit height, and whether the size
+# applies to the width (flat symbols) rather than the longer side.
+_SIZE: dict[str, tuple[float, float, str]] = {
+    "digit": (0.85, 1.05, "height"),
+    "+": (0.5, 0.72, "long"),
+    "-": (0.45, 0.7, "width"),
+    "cross": (0.45, 0.65, "long"),
+    "dot": (0.13, 0.2, "long"),
+    "/": (0.75, 1.0, "height"),
+    "obelus": (0.55, 0.75, "width"),
+}
+
+
+def glyph_kind(name: str) -> str:
+    """The drawn form of a glyph name: ``digit``, ``+``, ``-``, ``cross``, ``dot``, ``/`` or ``obelus``.
+
+    Examples
+    --------
+    >>> glyph_kind("division_obelus"), glyph_kind("7"), glyph_kind("forward_slash")
+    ('obelus', 'digit', '/')
+    """
+    key = name.strip().lower()
+    if key in _KIND_OF_NAME:
+        return _KIND_OF_NAME[key]
+    token = canonical(name)
+    return "digit" if token in DIGITS else token
+
+
+# ---------------------------------------------------------------------------- styles
+
+
+@dataclass(frozen=True)
+class Style:
+    """How an expression is drawn; ranges are sampled uniformly per image.
+
+    Attributes
+    ----------
+    name : str
+    height : (min, max)
+        Digit height in pixels.
+    ink_cut : (min, max)
+        Level at which the upscaled glyph is cut: low = thick strokes, high = thin.
+    dilate : (min, max)
+        Extra stroke growth in pixels (thick markers).
+    spacing : (min, max)
+        Gap between symbols, relative to the digit height.
+    slant : (min, max)
+        Baseline slope (dy/dx).
+    rotation : (min, max)
+        Rotation of the whole image, degrees.
+    jitter : float
+        Vertical wobble of each symbol, relative to the digit height.
+    blur, noise : (min, max)
+        Gaussian blur sigma (pixels) and additive noise sigma (grey levels).
+    jpeg : (min, max) or None
+        JPEG quality range; None for no compression.
+    ink : {"black", "colour", "pencil", "light"}
+    paper : {"white", "paper", "dark", "black"}
+    shadow : bool
+        A soft shadow or uneven light across the page.
+    """
+
+    name: str
+    height: tuple[float, float] = (40, 72)
+    ink_cut: tuple[float, float] = (0.25, 0.45)
+    dilate: tuple[float, float] = (0, 0)
+    spacing: tuple[float, float] = (0.15, 0.45)
+    slant: tuple[float, float] = (0.0, 0.0)
+    rotation: tuple[float, float] = (0.0, 0.0)
+    jitter: float = 0.04
+    blur: tuple[float, float] = (0.0, 0.0)
+    noise: tuple[float, float] = (0.0, 0.0)
+    jpeg: tuple[int, int] | None = None
+    ink: str = "black"
+    paper: str = "white"
+    shadow: bool = False
+
+
+_BASE = Style("clean")
+STYLES: dict[str, Style] = {
+    s.name: s
+    for s in (
+        _BASE,
+        replace(_BASE, name="thick", ink_cut=(0.15, 0.3), dilate=(1.0, 3.0)),
+        replace(_BASE, name="thin", height=(28, 44), ink_cut=(0.5, 0.65)),
+        replace(_BASE, name="large", height=(90, 160)),
+        replace(_BASE, name="tight", spacing=(0.04, 0.12)),
+        replace(_BASE, name="slanted", slant=(-0.12, 0.12), jitter=0.05),
+        replace(_BASE, name="rotated", rotation=(-6.0, 6.0)),
+        replace(_BASE, name="noisy", noise=(8.0, 22.0)),
+        replace(_BASE, name="blurry", blur=(0.8, 2.0)),
+        replace(_BASE, name="jpeg", jpeg=(15, 45)),
+        replace(_BASE, name="colour", ink="colour"),
+        replace(_BASE, name="pencil", ink="pencil", paper="paper", noise=(2.0, 6.0)),
+        replace(
+            _BASE, name="photo", paper="paper", shadow=True, rotation=(-3.0, 3.0), noise=(3.0, 8.0),
+            blur=(0.3, 1.0), jpeg=(55, 90), ink="colour",
+        ),
+        replace(_BASE, name="shadow", shadow=True, paper="paper"),
+        replace(_BASE, name="chalk", ink="light", paper="dark", noise=(4.0, 10.0), blur=(0.3, 0.8)),
+        replace(_BASE, name="screenshot", ink="light", paper="black"),
+    )
+}
+"""The named styles; ``make_expression_set(styles=None)`` cycles through all of them."""
+
+
+# ---------------------------------------------------------------------------- items
+
+
+@dataclass
+class SynthItem:
+    """One synthetic expression image with its ground truth.
+
+    Attributes
+    ----------
+    image : ndarray of uint8, shape (H, W, 3)
+    tokens : list of str
+    expression : str
+    value : Fraction
+    style : str
+    boxes : list of (x, y, w, h)
+        Where each token's ink was placed (after rotation: the box of the rotated box).
+    kinds : list of str
+        The drawn form of each token (``cross``, ``dot``, ``obelus``, ...).
+    """
+
+    image: np.ndarray
+    tokens: list[str]
+    expression: str
+    value: Fraction
+    style: str
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+def random_tokens(
+    rng: np.random.Generator, min_len: int = 3, max_len: int = 9, max_digits: int = 3
+) -> list[str]:
+    """A random valid expression of ``min_len``-``max_len`` tokens with at least one operator.
+
+    Multi-digit numbers have no leading zero; division by zero is avoided.
+
+    Examples
+    --------
+    >>> toks = random_tokens(np.random.default_rng(0))
+    >>> 3 <= len(toks) <= 9
+    True
+    """
+    if min_len < 3 or max_len < min_len:
+        raise ValueError(f"need 3 <= min_len <= max_len, got {min_len}, {max_len}")
+    while True:
+        length = int(rng.integers(min_len, max_len + 1))
+        sign = length >= 4 and rng.random() < 0.1
+        rest = length - int(sign)
+        # m numbers of 1..max_digits digits joined by m-1 operators fill `rest` tokens.
+        lo = max(2, -(-(rest + 1) // (max_digits + 1)))
+        hi = (rest + 1) // 2
+        if lo > hi:
+            continue
+        m = int(rng.integers(lo, hi + 1))
+        digits = rest - (m - 1)
+        sizes = np.ones(m, dtype=int)
+        for _ in range(digits - m):
+            free = np.flatnonzero(sizes < max_digits)
+            sizes[rng.choice(free)] += 1
+        tokens = ["-"] if sign else []
+        for k, size in enumerate(sizes):
+            if k:
+                tokens.append(str(rng.choice(OPERATORS)))
+            first = rng.integers(1 if size > 1 else 0, 10)
+            tokens.append(str(first))
+            tokens.extend(str(d) for d in rng.integers(0, 10, size=size - 1))
+        try:
+            evaluate(tokens)
+        except EvaluationError:
+            continue
+        return tokens
+
+
+# ---------------------------------------------------------------------------- symbol pool
+
+
+def _clean_glyph(img: np.ndarray) -> np.ndarray | None:
+    """Ink-on-black glyph as floats in [0, 1], cropped to its ink; None if blank."""
+    g = np.asarray(img, dtype=np.float32)
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    lo = float(np.median(border))
+    hi = float(np.percentile(g, 99.5))
+    if hi - lo < 30:
+        return None
+    g = np.clip((g - lo) / (hi - lo), 0.0, 1.0)
+    g[g < 0.1] = 0.0
+    rows, cols = np.flatnonzero(g.max(axis=1) > 0.3), np.flatnonzero(g.max(axis=0) > 0.3)
+    if rows.size == 0:
+        return None
+    return g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _folder_name(path: str) -> str:
+    return Path(path).parent.name
+
+
+@lru_cache(maxsize=4)
+def _heldout_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
+    from .datasets import load_training_data
+
+    data = load_training_data(root)
+    pool: dict[str, list[np.ndarray]] = {}
+    for source in ("mnist/test", "mdas/test", "bhmsds/heldout"):
+        s = data.heldout.get(source)
+        if s is None:
+            continue
+        for i, img in enumerate(s.X):
+            key = _folder_name(s.paths[i]) if s.paths else str(s.y[i])
+            pool.setdefault(key, []).append(img)
+    if not any(k in DIGITS for k in pool):
+        raise DataError(f"no held-out digits found under {root}")
+    return {k: tuple(v) for k, v in pool.items()}
+
+
+def heldout_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
+    """The held-out symbol images, keyed by glyph name (digit or dataset folder name).
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        See :func:`mathocr.datasets.data_home`.
+
+    Returns
+    -------
+    dict
+        ``"0"``-``"9"`` from MNIST test; ``"addition_plus"``, ``"division_obelus"``,
+        ``"x"``, ``"dot"``, ... from ``mdas/test`` and ``bhmsds/heldout``.
+    """
+    from .datasets import data_home
+
+    return _heldout_pool(str(data_home(data_dir)))
+
+
+def _prepare_pool(symbols: Mapping[str, Sequence[np.ndarray]]) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Token -> [(kind, raw image)] from any glyph-name -> images mapping."""
+    out: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for name, images in symbols.items():
+        token, kind = canonical(name), glyph_kind(name)
+        out.setdefault(token, []).extend((kind, img) for img in images)
+    missing = [t for t in (*DIGITS, *OPERATORS) if not out.get(t)]
+    if missing:
+        raise DataError(f"the symbol pool has no image of {', '.join(missing)}")
+    return out
+
+
+def _pick_glyph(options: list[tuple[str, np.ndarray]], rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    """A random usable glyph (cleaned lazily: a pool holds thousands)."""
+    for _ in range(50):
+        kind, raw = options[int(rng.integers(len(options)))]
+        g = _clean_glyph(raw)
+        if g is not None:
+            return kind, g
+    raise DataError("the symbol pool holds only blank images for a token")
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def _resize(g: np.ndarray, width: int, height: int) -> np.ndarray:
+    im = Image.fromarray(g.astype(np.float32), mode="F")
+    return np.asarray(im.resize((max(1, width), max(1, height)), Image.Resampling.BILINEAR))
+
+
+def _render_glyph(
+    kind: str, g: np.ndarray, digit_h: float, style: Style, rng: np.random.Generator
+) -> np.ndarray:
+    lo, hi, mode = _SIZE.get(kind, _SIZE["digit"])
+    target = digit_h * rng.uniform(lo, hi)
+    h, w = g.shape
+    if mode == "height":
+        scale = target / h
+    elif mode == "width":
+        scale = target / w
+    else:
+        scale = target / max(h, w)
+    # Thin glyphs (a minus) keep at least a pen's thickness.
+    pen = 0.1 * digit_h
+    new_w = max(2, round(w * scale), round(pen) if mode == "height" else 2)
+    new_h = max(2, round(h * scale), round(pen) if mode == "width" else 2)
+    big = _resize(g, new_w, new_h)
+    pad = 4 + int(np.ceil(style.dilate[1])) + int(np.ceil(scale))
+    big = np.pad(big, pad)
+    if scale > 1.5:
+        # Smooth the enlarged pixels into a pen-like stroke: no blocks, no gaps.
+        big = ndimage.gaussian_filter(big, 0.3 * scale)
+        big /= max(float(big.max()), 1e-6)
+    cut = rng.uniform(*style.ink_cut)
+    # A soft cut of the smooth upscaled glyph sets the stroke width.
+    alpha = np.clip((big - cut) / 0.2 + 0.5, 0.0, 1.0)
+    r = rng.uniform(*style.dilate)
+    if r >= 0.5:
+        size = 2 * round(r) + 1
+        alpha = ndimage.grey_dilation(alpha, footprint=_disk(size))
+    return alpha
+
+
+def _stroke_width(alpha: np.ndarray) -> float:
+    ink = alpha > 0.5
+    if not ink.any():
+        return 0.0
+    edge = ink & ~ndimage.binary_erosion(ink)
+    return 2.0 * float(ink.sum()) / max(float(edge.sum()), 1.0)
+
+
+def _same_pen(alphas: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """Thicken operators drawn thinner than the digits: one pen writes a whole line.
+
+    The operator sources are drawn with finer strokes than MNIST's digits.
+    """
+    digits = [_stroke_width(a) for kind, a in alphas if kind == "digit"]
+    if not digits:
+        return alphas
+    pen = float(np.median(digits))
+    out = []
+    for kind, a in alphas:
+        if kind != "digit":
+            grow = round(pen - _stroke_width(a))
+            if grow >= 1:
+                a = ndimage.grey_dilation(np.pad(a, grow), footprint=_disk(grow + 1))
+        out.append((kind, a))
+    return out
+
+
+def _disk(size: int) -> np.ndarray:
+    c = (size - 1) / 2.0
+    yy, xx = np.mgrid[:size, :size]
+    return (yy - c) ** 2 + (xx - c) ** 2 <= c * c + 0.5
+
+
+def _ink_box(alpha: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(alpha.max(axis=1) > 0.5), np.flatnonzero(alpha.max(axis=0) > 0.5)
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def _layout(glyphs: list[tuple[str, np.ndarray]], digit_h: float, style: Style, rng: np.random.Generator):
+    """Place glyph alphas on a canvas; return (alpha canvas, ink boxes)."""
+    slant = rng.uniform(*style.slant)
+    margin = int(digit_h * rng.uniform(0.4, 0.9))
+    xs, ys = [], []
+    x = float(margin)
+    for kind, a in glyphs:
+        bx, by, bw, bh = _ink_box(a)
+        if kind in ("digit", "/"):
+            bottom = 0.0  # digits and slashes stand on the baseline
+            top = bottom - bh
+        else:
+            top = -digit_h * 0.5 - bh / 2.0  # operators float at mid-height
+        top += rng.normal(0, style.jitter) * digit_h + slant * (x - margin)
+        xs.append(x - bx)
+        ys.append(top - by)
+        x += bw + rng.uniform(*style.spacing) * digit_h
+    width = int(np.ceil(x - rng.uniform(*style.spacing) * digit_h + margin))
+    ys_arr = np.array(ys)
+    heights = np.array([a.shape[0] for _, a in glyphs])
+    y_min = float(ys_arr.min())
+    y_max = float((ys_arr + heights).max())
+    top_margin = int(digit_h * rng.uniform(0.3, 0.8))
+    height = int(np.ceil(y_max - y_min)) + top_margin + int(digit_h * rng.uniform(0.3, 0.8))
+    canvas = np.zeros((height, width + 8), dtype=np.float32)
+    boxes = []
+    for (_, a), gx, gy in zip(glyphs, xs, ys, strict=False):
+        ox, oy = round(gx), round(gy - y_min) + top_margin
+        h, w = a.shape
+        ox = min(max(ox, 0), canvas.shape[1] - w)
+        oy = min(max(oy, 0), canvas.shape[0] - h)
+        region = canvas[oy : oy + h, ox : ox + w]
+        np.maximum(region, a[: region.shape[0], : region.shape[1]], out=region)
+        bx, by, bw, bh = _ink_box(a)
+        boxes.append((ox + bx, oy + by, bw, bh))
+    return canvas, boxes
+
+
+def _rotate(canvas: np.ndarray, boxes, angle: float):
+    if abs(angle) < 1e-3:
+        return canvas, boxes
+    h, w = canvas.shape
+    im = Image.fromarray(canvas, mode="F").rotate(angle, resample=Image.Resampling.BILINEAR, expand=True)
+    out = np.asarray(im)
+    H, W = out.shape
+    t = np.deg2rad(angle)
+    c, s = np.cos(t), np.sin(t)
+    new = []
+    for x, y, bw, bh in boxes:
+        xs = np.array([x, x + bw, x, x + bw], dtype=float) - w / 2.0
+        ys = np.array([y, y, y + bh, y + bh], dtype=float) - h / 2.0
+        # PIL rotates counter-clockwise for positive angles (y pointing down).
+        rx = c * xs + s * ys + W / 2.0
+        ry = -s * xs + c * ys + H / 2.0
+        x0, y0 = int(np.floor(rx.min())), int(np.floor(ry.min()))
+        new.append((x0, y0, int(np.ceil(rx.max())) - x0, int(np.ceil(ry.max())) - y0))
+    return out, new
+
+
+_COLOURS = np.array(
+    [(20, 20, 20), (200, 30, 30), (25, 50, 170), (20, 110, 40), (120, 30, 140), (60, 60, 90)],
+    dtype=np.float32,
+)
+_LIGHT = np.array([(245, 245, 245), (250, 240, 160), (170, 220, 250), (250, 190, 200)], dtype=np.float32)
+
+
+def _background(shape: tuple[int, int], style: Style, rng: np.random.Generator) -> np.ndarray:
+    h, w = shape
+    if style.paper == "white":
+        base = np.array([255, 255, 255], np.float32) - rng.uniform(0, 10)
+    elif style.paper == "paper":
+        base = np.array([rng.uniform(215, 250), rng.uniform(205, 245), rng.uniform(185, 235)], np.float32)
+    elif style.paper == "dark":
+        base = np.array([rng.uniform(20, 50), rng.uniform(40, 75), rng.uniform(30, 60)], np.float32)
+    else:
+        base = np.array([rng.uniform(0, 25)] * 3, np.float32)
+    bg = np.broadcast_to(base, (h, w, 3)).copy()
+    if style.paper in ("paper", "dark"):
+        # Fibres and blotches: smooth low-amplitude texture.
+        tex = ndimage.gaussian_filter(rng.normal(0, 1, (h, w)).astype(np.float32), rng.uniform(1.0, 3.0))
+        tex *= rng.uniform(3.0, 7.0) / (tex.std() + 1e-6)
+        bg += tex[..., None]
+    return bg
+
+
+def _light(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Multiplicative illumination: a soft shadow edge plus a gradient."""
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    t = rng.uniform(0, 2 * np.pi)
+    d = (xx - w * rng.uniform(0.2, 0.8)) * np.cos(t) + (yy - h * rng.uniform(0.2, 0.8)) * np.sin(t)
+    softness = rng.uniform(0.05, 0.3) * max(h, w)
+    depth = rng.uniform(0.3, 0.55)
+    shadow = 1.0 - depth / (1.0 + np.exp(-d / softness))
+    gx = 1.0 - rng.uniform(0, 0.25) * xx / max(w - 1, 1)
+    return shadow * gx
+
+
+def _ink_colour(style: Style, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    if style.ink == "black":
+        return np.array([rng.uniform(0, 40)] * 3, np.float32), 1.0
+    if style.ink == "colour":
+        return _COLOURS[rng.integers(len(_COLOURS))] + rng.uniform(-15, 15, 3).astype(np.float32), 1.0
+    if style.ink == "pencil":
+        return np.array([rng.uniform(60, 110)] * 3, np.float32), rng.uniform(0.6, 0.9)
+    return _LIGHT[rng.integers(len(_LIGHT))], rng.uniform(0.8, 1.0)
+
+
+def render(
+    tokens: Sequence[str],
+    glyphs: Sequence[tuple[str, np.ndarray]],
+    style: Style,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Draw cleaned glyphs (kind, ink-on-black floats) in a style; return (RGB image, boxes)."""
+    if len(tokens) != len(glyphs):
+        raise ValueError("one glyph per token is needed")
+    digit_h = rng.uniform(*style.height)
+    alphas = [(kind, _render_glyph(kind, g, digit_h, style, rng)) for kind, g in glyphs]
+    alphas = _same_pen(alphas)
+    canvas, boxes = _layout(alphas, digit_h, style, rng)
+    canvas, boxes = _rotate(canvas, boxes, rng.uniform(*style.rotation))
+    sigma = rng.uniform(*style.blur)
+    if sigma > 0.05:
+        canvas = ndimage.gaussian_filter(canvas, sigma)
+    ink, opacity = _ink_colour(style, rng)
+    bg = _background(canvas.shape, style, rng)
+    a = np.clip(canvas, 0, 1)[..., None] * opacity
+    img = bg * (1.0 - a) + ink * a
+    if style.shadow:
+        img *= _light(canvas.shape, rng)[..., None]
+    noise = rng.uniform(*style.noise)
+    if noise > 0:
+        img += rng.normal(0, noise, img.shape).astype(np.float32)
+    out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    if style.jpeg is not None:
+        buf = io.BytesIO()  # in memory: nothing is written to disk
+        Image.fromarray(out).save(buf, "JPEG", quality=int(rng.integers(style.jpeg[0], style.jpeg[1] + 1)))
+        out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return out, boxes
+
+
+def make_expression_set(
+    n: int,
+    styles: Iterable[str | Style] | None = None,
+    seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    symbols: Mapping[str, Sequence[np.ndarray]] | None = None,
+    min_len: int = 3,
+    max_len: int = 9,
+) -> list[SynthItem]:
+    """Compose ``n`` synthetic expression images with their ground truth.
+
+    Parameters
+    ----------
+    n : int
+    styles : iterable of style names or Style, optional
+        Item ``i`` is drawn in ``styles[i % len(styles)]``; default: all of :data:`STYLES`.
+    seed : int
+        Item ``i`` depends only on ``(seed, i)`` and the pool.
+    data_dir : path-like, optional
+        Where the held-out symbols are read from when ``symbols`` is None.
+    symbols : mapping, optional
+        Glyph name (a token, an alias such as ``"x"``, ``"dot"`` or a dataset folder
+        name such as ``"division_obelus"``) -> list of ink-on-black uint8 images.
+        Every token needs at least one image.
+    min_len, max_len : int
+        Number of tokens of each expression.
+
+    Returns
+    -------
+    list of SynthItem
+
+    Raises
+    ------
+    mathocr.errors.DataError
+        No data directory, or a token without any image.
+
+    Examples
+    --------
+    >>> items = make_expression_set(1000, styles=["photo"], seed=0)   # doctest: +SKIP
+    >>> items[0].expression, items[0].value                          # doctest: +SKIP
+    ('38*5-7', Fraction(183, 1))
+    """
+    chosen = list(STYLES.values()) if styles is None else [
+        s if isinstance(s, Style) else _style(s) for s in styles
+    ]
+    if not chosen:
+        raise ValueError("styles is empty")
+    pool = _prepare_pool(symbols if symbols is not None else heldout_symbols(data_dir))
+    items = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        style = chosen[i % len(chosen)]
+        tokens = random_tokens(rng, min_len, max_len)
+        glyphs = [_pick_glyph(pool[t], rng) for t in tokens]
+        image, boxes = render(tokens, glyphs, style, rng)
+        kinds = [k for k, _ in glyphs]
+        items.append(SynthItem(image, tokens, "".join(tokens), evaluate(tokens), style.name, boxes, kinds))
+    return items
+
+
+def _style(name: str) -> Style:
+    try:
+        return STYLES[name]
+    except KeyError:
+        raise ValueError(f"unknown style {name!r}; known: {', '.join(STYLES)}") from None
+
+
+__all__ = [
+    "STYLES",
+    "Style",
+    "SynthItem",
+    "glyph_kind",
+    "heldout_symbols",
+    "make_expression_set",
+    "random_tokens",
+    "render",
+]

@@ -1,0 +1,258 @@
+"""Solver: image -> Solution, with fake classifiers, a tiny real pipeline and (data) the bundled model."""
+
+from __future__ import annotations
+
+import io
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mathocr.errors import ImageError, UnsupportedImageError
+from mathocr.solver import Solution, Solver, Token
+from mathocr.symbols import CLASSES
+
+from ._expr_drawing import ScriptedClassifier, ShapeClassifier, draw_page, one_hot, shadow
+
+
+@pytest.fixture
+def clf() -> ShapeClassifier:
+    return ShapeClassifier()
+
+
+@pytest.fixture
+def solver(clf) -> Solver:
+    return Solver(clf)
+
+
+def png(page: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(page).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_solve_drawn_expression(solver):
+    page, boxes = draw_page("10+1÷1")
+    sol = solver.solve(png(page))
+    assert sol.ok and sol.error is None and sol.code is None
+    assert sol.expression == "10+1/1"
+    assert sol.value == Fraction(11)
+    assert [t.symbol for t in sol.tokens] == list("10+1/1")
+    assert all(t.confidence == pytest.approx(0.9) for t in sol.tokens)
+    for tok, box in zip(sol.tokens, boxes, strict=True):
+        assert np.abs(np.array(tok.box) - box).max() <= 4
+    assert sol.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("ink", "bg"),
+    [((0, 0, 0), (255, 255, 255)), ((200, 20, 20), (255, 255, 255)), ((255, 255, 255), (20, 40, 30))],
+)
+def test_coloured_and_inverted_pages(solver, ink, bg):
+    page, _ = draw_page("1-10", ink=ink, bg=bg)
+    assert solver.solve(page).expression == "1-10"
+
+
+def test_shadowed_photo(solver):
+    page, _ = draw_page("10+10-1")
+    sol = solver.solve(shadow(page, 0.6))
+    assert sol.expression == "10+10-1" and sol.value == 19
+
+
+def test_transparent_canvas_export(solver):
+    page, _ = draw_page("1+1", ink=(0, 0, 0), bg=(255, 255, 255))
+    rgba = np.zeros((*page.shape[:2], 4), np.uint8)
+    rgba[..., 3] = 255 - page[..., 0]  # ink opaque, page transparent
+    sol = solver.solve(png(rgba))
+    assert sol.expression == "1+1" and sol.value == 2
+
+
+def test_exif_rotated_photo(solver):
+    page, _ = draw_page("10-1")
+    rotated = np.rot90(page, k=1)  # how the camera stored it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # show rotated 90° clockwise
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rotated)).save(buf, "JPEG", exif=exif.tobytes(), quality=95)
+    sol = solver.solve(buf.getvalue())
+    assert sol.expression == "10-1"
+    assert max(t.box[0] + t.box[2] for t in sol.tokens) <= page.shape[1]
+
+
+def test_fraction_value_and_to_dict(solver):
+    scripted = ScriptedClassifier([one_hot("7"), one_hot("/"), one_hot("2")])
+    page, _ = draw_page("111")
+    sol = Solver(scripted).solve(page)
+    assert sol.value == Fraction(7, 2)
+    d = sol.to_dict()
+    assert d["expression"] == "7/2" and d["value"] == "7/2" and d["decimal"] == "3.5"
+    assert d["warnings"] == []
+    assert d["tokens"][0]["symbol"] == "7" and d["tokens"][0]["confidence"] == 0.9
+    assert len(d["tokens"][0]["box"]) == 4 and all(isinstance(v, int) for v in d["tokens"][0]["box"])
+    json.dumps(d)
+
+
+def test_classes_order_is_taken_from_the_pipeline(solver, clf):
+    assert list(clf.classes_) != list(CLASSES)  # the fake's columns are shuffled
+    page, _ = draw_page("1-0")
+    assert solver.solve(page).expression == "1-0"
+
+
+def test_solve_many_uses_one_batch(solver, clf):
+    pages = [draw_page(t)[0] for t in ("1+1", "10", "0-1-1")]
+    sols = solver.solve_many(pages)
+    assert [s.expression for s in sols] == ["1+1", "10", "0-1-1"]
+    assert clf.calls == [10]
+
+
+def test_solve_many_unreadable_images(solver, clf):
+    good = draw_page("1+1")[0]
+    with pytest.raises(ImageError):
+        solver.solve_many([good, b"junk"])
+    sols = solver.solve_many([good, b"junk", b"%PDF-1.4"], on_error="return")
+    assert sols[0].value == 2
+    assert sols[1].error.startswith("not an image") and sols[1].code == "invalid_image"
+    assert sols[2].code == UnsupportedImageError.code
+    assert sols[1].to_dict() == {"error": sols[1].error, "code": "invalid_image", "warnings": []}
+    with pytest.raises(ValueError, match="on_error"):
+        solver.solve_many([good], on_error="ignore")
+
+
+def test_unreadable_image_raises(solver):
+    with pytest.raises(ImageError, match="not an image"):
+        solver.solve(b"definitely not a picture")
+
+
+def test_nothing_found(solver):
+    sol = solver.solve(np.full((100, 200), 255, np.uint8))
+    assert sol.error == "no symbols found in the image" and sol.code == "nothing_found"
+    assert sol.value is None and sol.tokens == [] and sol.expression == ""
+    assert sol.to_dict() == {"error": sol.error, "code": "nothing_found", "warnings": []}
+
+
+def test_division_by_zero_keeps_the_tokens():
+    scripted = ScriptedClassifier([one_hot("8"), one_hot("/"), one_hot("0")])
+    sol = Solver(scripted).solve(draw_page("111")[0])
+    assert sol.code == "division_by_zero" and "division by zero" in sol.error
+    assert sol.expression == "8/0" and [t.symbol for t in sol.tokens] == ["8", "/", "0"]
+    d = sol.to_dict()
+    assert d["code"] == "division_by_zero" and d["expression"] == "8/0" and len(d["tokens"]) == 3
+    assert "value" not in d
+
+
+def test_grammar_correction_and_low_confidence_are_warned():
+    scripted = ScriptedClassifier([
+        one_hot("8"),
+        one_hot("+", 0.8),  # "8+" cannot end: read as a digit
+    ])
+    sol = Solver(scripted).solve(draw_page("11")[0])
+    assert sol.value is not None
+    assert any("to make a valid expression" in w and "'+'" in w for w in sol.warnings)
+    scripted = ScriptedClassifier([one_hot("8"), one_hot("-", 0.3), one_hot("2")])
+    sol = Solver(scripted).solve(draw_page("111")[0])
+    assert sol.expression == "8-2"
+    assert any("low confidence (0.30)" in w for w in sol.warnings)
+
+
+def test_small_mark_is_not_read_as_a_digit():
+    row = np.full(14, 0.01)
+    row[CLASSES.index("4")], row[CLASSES.index("*")] = 0.5, 0.38
+    scripted = ScriptedClassifier([one_hot("3"), row, one_hot("5")])
+    sol = Solver(scripted).solve(draw_page("1.1")[0])
+    assert sol.expression == "3*5" and sol.value == 15
+
+
+def test_trailing_equals_is_ignored_with_a_warning(solver):
+    sol = solver.solve(draw_page("10+1=")[0])
+    assert sol.expression == "10+1" and sol.value == 11
+    assert any("'='" in w and "ignored" in w for w in sol.warnings)
+
+
+def test_equals_inside_is_an_error_not_a_guess(solver):
+    sol = solver.solve(draw_page("1+1=10")[0])
+    assert sol.value is None and sol.code == "invalid_expression"
+    assert "'='" in sol.error and sol.tokens
+
+
+def test_several_lines_are_an_error(solver):
+    top = draw_page("10+1")[0]
+    sol = solver.solve(np.concatenate([top, top], axis=0))
+    assert sol.value is None and "2 lines" in sol.error and len(sol.tokens) == 8
+
+
+def test_unusual_marks_are_warned(solver):
+    page = np.full((240, 700), 255, np.uint8)
+    for x in (50, 100, 150):
+        page[80:160, x : x + 8] = 0
+    page[5:235, 600:606] = 0  # taller than any symbol: a bracket or a letter
+    sol = solver.solve(page)
+    assert any("much taller" in w for w in sol.warnings)
+
+
+def test_constructor_checks_the_pipeline():
+    with pytest.raises(TypeError, match="predict_proba"):
+        Solver(object())
+
+    class Unfitted:
+        def predict_proba(self, X):
+            raise AssertionError
+
+    with pytest.raises(TypeError, match="classes_"):
+        Solver(Unfitted())
+
+
+def test_load_uses_load_pipeline(monkeypatch, clf):
+    import mathocr.pipeline
+
+    seen = []
+    monkeypatch.setattr(mathocr.pipeline, "load_pipeline", lambda path=None: seen.append(path) or clf)
+    solver = Solver.load("some/model.joblib", low_confidence=0.7)
+    assert seen == ["some/model.joblib"] and solver.pipeline is clf and solver.low_confidence == 0.7
+    import mathocr
+
+    assert mathocr.Solver is Solver and mathocr.Solution is Solution
+
+
+def test_solution_failure_helper():
+    from mathocr.errors import EvaluationError
+
+    sol = Solution.failure(EvaluationError("x"), [Token("1", 0.5, (0, 0, 1, 1))], ["w"])
+    assert sol.expression == "1" and sol.code == "division_by_zero" and sol.warnings == ["w"]
+
+
+# ---------------------------------------------------------------- real pipelines
+
+
+def test_with_a_really_fitted_tiny_pipeline(tiny_pipeline):
+    solver = Solver(tiny_pipeline)
+    sols = solver.solve_many([draw_page("10+1")[0], draw_page("1-0")[0]])
+    for sol, n in zip(sols, (4, 3), strict=True):
+        assert len(sol.tokens) == n
+        assert all(t.symbol in CLASSES and 0 <= t.confidence <= 1 for t in sol.tokens)
+        assert sol.error is None or sol.code in ("division_by_zero",)
+
+
+@pytest.fixture(scope="module")
+def bundled_solver():
+    from mathocr.errors import ModelError
+
+    try:
+        return Solver.load()
+    except (ModelError, ImportError, FileNotFoundError, OSError) as exc:
+        pytest.skip(f"no bundled model: {exc}")
+
+
+@pytest.mark.data
+def test_bundled_model_reads_synthetic_expressions(bundled_solver, data_dir):
+    from mathocr.synth import make_expression_set
+
+    styles = ["clean", "colour", "photo", "chalk"]
+    items = make_expression_set(64, styles=styles, seed=2024, data_dir=data_dir)
+    sols = bundled_solver.solve_many([it.image for it in items])
+    exact = np.mean([s.expression == it.expression for s, it in zip(sols, items, strict=True)])
+    assert exact >= 0.85
+    for s, it in zip(sols, items, strict=True):
+        if s.expression == it.expression:
+            assert s.value == it.value
