@@ -218,7 +218,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "seconds_fit": round(fit_seconds, 1),
             "seconds_total": round(time.time() - started, 1),
             "n_images": len(y),
-            "per_class": {c: int(n) for c, n in zip(*np.unique(y, return_counts=True))},
+            "per_class": {c: int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=False)},
             "limit_per_class": args.limit_per_class,
             "balanced_forms": not args.no_balance,
             "cpu_count": __import__("os").cpu_count(),
@@ -442,7 +442,8 @@ def cmd_gridsearch(args: argparse.Namespace) -> int:
         raise MathOCRError(str(exc)) from None
     data = load_training_data(args.data_dir, limit_per_class=args.limit_per_class)
     X, y = data.training_arrays()
-    n = args.n_iter or len(ParameterGrid(grid))
+    n = len(ParameterGrid(grid)) if all(isinstance(v, list) for v in grid.values()) else None
+    n = min(n, args.n_iter) if n and args.n_iter else (n or args.n_iter)
     where = f" on {args.scheduler}" if args.scheduler else ""
     print(f"searching {n} candidates × {args.cv} folds on {len(y)} images{where}", flush=True)
     t = time.perf_counter()

@@ -154,7 +154,7 @@ def download_mnist(folder: Path) -> None:
                     raise DataError(f"checksum mismatch for {base + name}")
                 tmp.replace(target)
                 break
-            except Exception as exc:  # noqa: BLE001 - every mirror failure is reported below
+            except Exception as exc:
                 tmp.unlink(missing_ok=True)
                 errors.append(f"{base + name}: {exc}")
         else:
@@ -217,7 +217,8 @@ def load_mnist(
     images, labels = read_idx(found[0]), read_idx(found[1])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(
-            f"MNIST files {found[0].name} / {found[1].name} disagree: images {images.shape}, labels {labels.shape}"
+            f"MNIST files {found[0].name} / {found[1].name} disagree: "
+            f"images {images.shape}, labels {labels.shape}"
         )
     if labels.size and labels.max() > 9:
         raise DataError(f"{found[1]} holds labels above 9: not an MNIST label file")
@@ -282,7 +283,7 @@ class SymbolSet:
     def digest(self) -> str:
         """SHA-256 over the images and labels, to record which data a model saw."""
         h = hashlib.sha256()
-        for img, label in zip(self.X, self.y):
+        for img, label in zip(self.X, self.y, strict=False):
             h.update(np.ascontiguousarray(img).tobytes())
             h.update(str(label).encode())
         return h.hexdigest()
@@ -392,7 +393,7 @@ def stratified_split(s: SymbolSet, fraction: float, seed: int) -> tuple[SymbolSe
     for token in sorted(set(s.y.tolist())):
         idx = np.flatnonzero(s.y == token)
         rng.shuffle(idx)
-        cut = int(round(fraction * len(idx)))
+        cut = round(fraction * len(idx))
         first.extend(idx[:cut].tolist())
         rest.extend(idx[cut:].tolist())
     return s.subset(sorted(first)), s.subset(sorted(rest))
@@ -419,7 +420,7 @@ class TrainingData:
         outvote 2,100 slashes and every slash reads as a 1.
         """
         forms = np.concatenate([s.forms() for s in self.train.values()])
-        names, inverse, counts = np.unique(forms, return_inverse=True, return_counts=True)
+        _names, inverse, counts = np.unique(forms, return_inverse=True, return_counts=True)
         weights = np.minimum(counts.max() / counts, cap)[inverse]
         return weights / weights.mean()
 

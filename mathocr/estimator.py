@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from scikeras.wrappers import KerasClassifier  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from scikeras.wrappers import KerasClassifier
 
 
 def _configure_tensorflow() -> None:
@@ -121,6 +121,7 @@ def build_cnn(
     batch_norm: bool = True,
     augment: float = 1.0,
     padding: str = "same",
+    seed: int | None = None,
 ) -> keras.Sequential:
     """Build the CNN: blocks of 3x3 convolutions (each block ends in 2x2 max-pooling),
     dense layers, a softmax over ``n_classes``.
@@ -135,16 +136,35 @@ def build_cnn(
     >>> model.output_shape                                               # doctest: +SKIP
     (None, 14)
     """
+    # Every random layer gets its own seed drawn from `seed`: Keras would otherwise draw
+    # them from Python's global `random`, which other threads (a Dask worker's event
+    # loop) also draw from, so the same search gave different fits on a cluster.
+    rng = np.random.default_rng(seed)
+
+    def next_seed() -> int | None:
+        return None if seed is None else int(rng.integers(2**31 - 1))
+
+    def init() -> keras.initializers.Initializer:
+        return keras.initializers.GlorotUniform(seed=next_seed())
+
     layers: list = [keras.Input((*input_shape, 1))]
     if augment:
         a = float(augment)
         layers.append(
-            RandomDistortion(rotation=10.0 * a, shear=0.15 * a, zoom=0.1 * a, shift=0.08 * a, name="augment")
+            RandomDistortion(
+                rotation=10.0 * a, shear=0.15 * a, zoom=0.1 * a, shift=0.08 * a, stroke=0.25 * min(a, 1.0),
+                seed=next_seed(), name="augment",
+            )
         )
     h, w = input_shape
     for i, f in enumerate(filters):
         for j in range(convs_per_block):
-            layers.append(keras.layers.Conv2D(f, 3, padding=padding, use_bias=not batch_norm, name=f"conv{i}_{j}"))
+            layers.append(
+                keras.layers.Conv2D(
+                    f, 3, padding=padding, use_bias=not batch_norm, kernel_initializer=init(),
+                    name=f"conv{i}_{j}",
+                )
+            )
             if batch_norm:
                 layers.append(keras.layers.BatchNormalization(name=f"bn{i}_{j}"))
             layers.append(keras.layers.ReLU())
@@ -156,13 +176,17 @@ def build_cnn(
         layers.append(keras.layers.MaxPooling2D(pool))
         h, w = h // pool[0], w // pool[1]
         if dropout and batch_norm:
-            layers.append(keras.layers.Dropout(dropout / 2))
+            layers.append(keras.layers.Dropout(dropout / 2, seed=next_seed()))
     layers.append(keras.layers.Flatten())
     for k, units in enumerate(dense):
-        layers.append(keras.layers.Dense(units, activation="relu", name=f"dense{k}"))
+        layers.append(
+            keras.layers.Dense(units, activation="relu", kernel_initializer=init(), name=f"dense{k}")
+        )
         if dropout:
-            layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(n_classes, activation="softmax", name="softmax"))
+            layers.append(keras.layers.Dropout(dropout, seed=next_seed()))
+    layers.append(
+        keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=init(), name="softmax")
+    )
     return keras.Sequential(layers, name="mathocr_cnn")
 
 
@@ -263,6 +287,7 @@ class SymbolClassifier(KerasClassifier):
             batch_norm=bool(self.batch_norm),
             augment=float(self.augment),
             padding=str(self.padding),
+            seed=self.random_state if isinstance(self.random_state, int | np.integer) else None,
         )
         steps = int(np.ceil(self.X_shape_[0] / int(self.batch_size))) * int(self.epochs)
         schedule = keras.optimizers.schedules.CosineDecay(float(self.learning_rate), max(steps, 1))

@@ -66,7 +66,10 @@ def predict_proba_latency(pipe: Any, images: list[np.ndarray], repeat: int = 200
         t = time.perf_counter()
         pipe.predict_proba(images)
         times.append((time.perf_counter() - t) * 1000)
-    return {"median_ms": round(float(np.median(times)), 3), "p90_ms": round(float(np.percentile(times, 90)), 3)}
+    return {
+        "median_ms": round(float(np.median(times)), 3),
+        "p90_ms": round(float(np.percentile(times, 90)), 3),
+    }
 
 
 def format_report(report: Mapping[str, Any]) -> str:
@@ -96,7 +99,7 @@ def plot_confusion(report: Mapping[str, Any], path: str) -> None:
     names = list(report["sources"])
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4.6), squeeze=False)
     labels = report["labels"]
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=False):
         cm = np.asarray(report["sources"][name]["confusion"], dtype=float)
         rows = cm.sum(axis=1, keepdims=True)
         ax.imshow(np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0), cmap="Blues", vmin=0, vmax=1)
@@ -106,7 +109,7 @@ def plot_confusion(report: Mapping[str, Any], path: str) -> None:
         ax.set_ylabel("true")
         acc = report["sources"][name]["accuracy"]
         ax.set_title(f"{name}: {100 * acc:.2f}%")
-        for i, j in zip(*np.nonzero(cm)):
+        for i, j in zip(*np.nonzero(cm), strict=False):
             if i != j:
                 ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7, color="red")
     fig.tight_layout()

@@ -28,13 +28,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # The best model found (see mathocr/models/default.json for how it was measured).
     "default": {
         "normalise__method": "mnist",
-        "clf__filters": (32, 64),
-        "clf__convs_per_block": 2,
+        "clf__filters": (32, 64, 128),
+        "clf__convs_per_block": 1,
         "clf__dense": (128,),
         "clf__dropout": 0.25,
         "clf__batch_norm": True,
-        "clf__augment": True,
-        "clf__epochs": 8,
+        "clf__augment": 0.3,
+        "clf__epochs": 10,
         "clf__batch_size": 128,
         "clf__learning_rate": 2e-3,
     },

@@ -239,5 +239,6 @@ class Normalize(TransformerMixin, BaseEstimator):
 def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
     """Area-averaging resize of a uint8 image to floats in [0, 1]."""
     pil = Image.fromarray(img)
-    resample = Image.Resampling.BOX if (h <= img.shape[0] and w <= img.shape[1]) else Image.Resampling.BILINEAR
+    shrink = h <= img.shape[0] and w <= img.shape[1]
+    resample = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
     return np.asarray(pil.resize((w, h), resample), dtype=np.float32) / 255.0

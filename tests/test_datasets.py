@@ -113,7 +113,7 @@ def test_symbol_folder_errors(tmp_path):
     with pytest.raises(DataError, match="no images"):
         load_symbol_folder(tmp_path)
     (tmp_path / "plus" / "broken.png").write_bytes(b"\x89PNG garbage")
-    with pytest.raises(DataError, match="broken.png"):
+    with pytest.raises(DataError, match=r"broken\.png"):
         load_symbol_folder(tmp_path)
 
 
@@ -129,7 +129,7 @@ def test_transparent_symbol_is_composited(tmp_path):
 def test_deduplicate_keeps_first_occurrence(symbol_set):
     X, y = symbol_set
     a = datasets.SymbolSet(X[:5], y[:5], "held")
-    b = datasets.SymbolSet(X[3:8] + [X[0].copy()], np.concatenate([y[3:8], y[:1]]), "train")
+    b = datasets.SymbolSet([*X[3:8], X[0].copy()], np.concatenate([y[3:8], y[:1]]), "train")
     held, train = deduplicate([a, b])
     assert len(held) == 5 and len(train) == 3
     assert not {content_hash(i) for i in held.X} & {content_hash(i) for i in train.X}

@@ -4,7 +4,7 @@ from mathocr.symbols import ALIASES, CLASSES, DISPLAY, canonical, is_known
 
 
 def test_fourteen_classes():
-    assert CLASSES == tuple("0123456789") + ("+", "-", "*", "/")
+    assert CLASSES == (*tuple("0123456789"), "+", "-", "*", "/")
 
 
 @pytest.mark.parametrize(

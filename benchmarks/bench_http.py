@@ -1,0 +1,331 @@
+"""HTTP serving benchmark: waitress + the Flask app, over loopback, against the old design.
+
+Run::
+
+    python -m pytest benchmarks/bench_http.py -q
+
+Every server is a separate process started like a user starts it (``python -m mathocr
+serve``), so the client threads here do not share its interpreter. Figures go to
+``benchmark.extra_info`` (seconds unless named ``_ms`` / ``_mb``):
+
+* ``test_concurrent_solve``: 8 client threads posting 600x200 PNG drawings of 7 symbols
+  as the page does (multipart); errors (must be 0), p50/p99 latency, throughput, and
+  the server's resident memory after warm-up.
+* ``test_cold_start``: process spawn to ``/readyz`` and to the first answer; RSS then.
+* ``test_old_design``: the old request path, for the ratio: the upload is written to one
+  shared file and the model is reloaded (``Solver.load``: ``load_pipeline`` with its
+  integrity check, then unpickling) inside every request. It also counts the answers
+  that came back for *another* request's image, which the shared file causes.
+
+Counts and time are bounded; nothing asserts a timing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script (the old-design server) from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from deploy.handwriting import render_png  # noqa: E402
+
+CLIENTS = 8
+# Seven symbols each, as a typical drawing on the page (600x200 canvas).
+EXPRESSIONS = ("12+69-3", "45*7-18", "8/4+350", "903-27+6", "6*7+123", "77-4*12")
+SIZE = (600, 200)
+READY_TIMEOUT = 60.0
+
+
+# ---------------------------------------------------------------- helpers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def multipart_body(data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with one file field ``image``, as the page's FormData."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="drawing.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+class Server:
+    """A server process on a free loopback port; ``ready_s`` is spawn to ``/readyz`` = 200."""
+
+    def __init__(self, args: list[str]):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, *args, "--port", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.ready_s = self._wait_ready()
+
+    def _wait_ready(self) -> float:
+        deadline = self.t0 + READY_TIMEOUT
+        while True:
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - self.t0
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read()[-2000:]}")
+            if time.perf_counter() > deadline:
+                self.stop()
+                raise RuntimeError("server did not become ready")
+            time.sleep(0.02)
+
+    def rss_mb(self) -> float:
+        return psutil.Process(self.proc.pid).memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def post(conn: http.client.HTTPConnection, body: bytes, content_type: str) -> tuple[int, dict, float]:
+    t0 = time.perf_counter()
+    conn.request("POST", "/api/v1/solve", body=body, headers={"Content-Type": content_type})
+    response = conn.getresponse()
+    raw = response.read()
+    try:
+        payload = json.loads(raw)
+    except ValueError:  # the old design's error pages are HTML
+        payload = {"not_json": raw[:200].decode("latin-1")}
+    return response.status, payload, time.perf_counter() - t0
+
+
+def load_run(port: int, per_client: int, images: dict[str, bytes]) -> dict:
+    """CLIENTS threads, each with a keep-alive connection, each sending ``per_client`` images."""
+    names = sorted(images)
+    bodies = {n: multipart_body(images[n]) for n in names}
+    latencies: list[float] = []
+    answers: list[tuple[str, int, dict]] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(CLIENTS)
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        barrier.wait()
+        try:
+            for j in range(per_client):
+                name = names[(i + j) % len(names)]
+                status, payload, seconds = post(conn, *bodies[name])
+                with lock:
+                    latencies.append(seconds)
+                    answers.append((name, status, payload))
+        except Exception as exc:  # a dropped connection is an error of the run, not a crash
+            with lock:
+                failures.append(repr(exc))
+        finally:
+            conn.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    wall = time.perf_counter() - t0
+    lat = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "answers": answers,
+        "wall_s": wall,
+        "throughput_rps": len(latencies) / wall if wall else 0.0,
+        "p50_ms": float(np.percentile(lat, 50)) if lat.size else float("nan"),
+        "p99_ms": float(np.percentile(lat, 99)) if lat.size else float("nan"),
+        "mean_ms": float(lat.mean()) if lat.size else float("nan"),
+    }
+
+
+def reference_answers(port: int, images: dict[str, bytes]) -> dict[str, dict]:
+    """One answer per image, sent alone: what every concurrent answer must equal."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        return {name: post(conn, *multipart_body(data))[1] for name, data in images.items()}
+    finally:
+        conn.close()
+
+
+def check(run: dict, expected: dict[str, dict]) -> dict:
+    http_errors = sum(1 for _, status, _ in run["answers"] if status >= 500 or status in (400, 413, 415))
+    mixed = sum(1 for name, _, payload in run["answers"] if payload != expected[name])
+    return {"errors": http_errors + len(run["failures"]), "answers_for_another_image": mixed}
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, bytes]:
+    return {text: render_png(text, size=SIZE) for text in EXPRESSIONS}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    s = Server(["-m", "mathocr", "serve", "--threads", str(CLIENTS)])
+    yield s
+    s.stop()
+
+
+_results: dict[str, dict] = {}
+
+
+# ---------------------------------------------------------------- benchmarks
+def test_concurrent_solve(benchmark, server, images):
+    expected = reference_answers(server.port, images)
+    load_run(server.port, 2, images)  # warm-up: threads, connections, ONNX Runtime arenas
+    runs: list[dict] = []
+
+    def one_round() -> None:
+        runs.append(load_run(server.port, 12, images))
+
+    benchmark.pedantic(one_round, rounds=3, iterations=1)
+    answers = [a for r in runs for a in r["answers"]]
+    merged = {"answers": answers, "failures": [f for r in runs for f in r["failures"]]}
+    lat = np.array([r["p50_ms"] for r in runs])
+    info = {
+        "clients": CLIENTS,
+        "server_threads": CLIENTS,
+        "requests": len(answers),
+        **check(merged, expected),
+        "status_counts": {str(s): sum(1 for _, st, _ in answers if st == s) for s in {a[1] for a in answers}},
+        "p50_ms": float(np.median(lat)),
+        "p99_ms": float(max(r["p99_ms"] for r in runs)),
+        "throughput_rps": float(np.mean([r["throughput_rps"] for r in runs])),
+        "rss_mb_after_warmup": round(server.rss_mb(), 1),
+        "server_ready_s": round(server.ready_s, 3),
+    }
+    benchmark.extra_info.update(info)
+    _results["new"] = info
+    assert info["errors"] == 0 and not merged["failures"]
+    assert info["answers_for_another_image"] == 0
+
+
+def test_cold_start(benchmark, images):
+    body, ctype = multipart_body(images[EXPRESSIONS[0]])
+    samples: list[dict] = []
+
+    def cold_start() -> None:
+        s = Server(["-m", "mathocr", "serve", "--threads", str(CLIENTS)])
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+            status, _, _ = post(conn, body, ctype)
+            first = time.perf_counter() - s.t0
+            conn.close()
+            samples.append(
+                {"ready_s": s.ready_s, "first_answer_s": first, "status": status, "rss_mb": s.rss_mb()}
+            )
+        finally:
+            s.stop()
+
+    benchmark.pedantic(cold_start, rounds=3, iterations=1)
+    info = {
+        "ready_s_median": round(float(np.median([x["ready_s"] for x in samples])), 3),
+        "first_answer_s_median": round(float(np.median([x["first_answer_s"] for x in samples])), 3),
+        "first_answer_s_max": round(float(max(x["first_answer_s"] for x in samples)), 3),
+        "rss_mb_after_first_answer": round(float(np.median([x["rss_mb"] for x in samples])), 1),
+        "target_first_answer_s": 2.0,
+    }
+    benchmark.extra_info.update(info)
+    assert all(x["status"] in (200, 422) for x in samples)
+
+
+def test_old_design(benchmark, images):
+    """The old request path under the same 8 clients, fewer requests (each reloads the model)."""
+    s = Server([str(Path(__file__).resolve()), "old-server"])
+    try:
+        # Sent one at a time the shared file is harmless: these are the right answers.
+        expected = reference_answers(s.port, images)
+        runs: list[dict] = []
+        benchmark.pedantic(lambda: runs.append(load_run(s.port, 3, images)), rounds=1, iterations=1)
+        rss = s.rss_mb()
+    finally:
+        s.stop()
+    run = runs[0]
+    info = {
+        "clients": CLIENTS,
+        "requests": run["requests"],
+        **check(run, expected),
+        "p50_ms": run["p50_ms"],
+        "p99_ms": run["p99_ms"],
+        "throughput_rps": run["throughput_rps"],
+        "rss_mb": round(rss, 1),
+    }
+    new = _results.get("new")
+    if new:
+        info["p50_ratio_old_over_new"] = round(info["p50_ms"] / new["p50_ms"], 1)
+        info["throughput_ratio_new_over_old"] = round(new["throughput_rps"] / info["throughput_rps"], 1)
+    benchmark.extra_info.update(info)
+
+
+# ---------------------------------------------------------------- the old design, for the ratio
+def old_design_app(upload_path: Path):
+    """The request path this project replaced: shared upload file, model reloaded per request."""
+    from flask import Flask, jsonify, request
+
+    from mathocr.solver import Solver
+
+    app = Flask("old_design")
+
+    @app.get("/readyz")
+    def readyz():
+        return jsonify(status="ready")
+
+    @app.post("/api/v1/solve")
+    def solve():
+        request.files["image"].save(upload_path)  # one path for every request
+        # load_pipeline(): read, verify, unpickle, build the ONNX session; every request.
+        solver = Solver.load(os.environ.get("MATHOCR_MODEL") or None)
+        solution = solver.solve(str(upload_path))
+        return jsonify(solution.to_dict()), 422 if solution.error else 200
+
+    return app
+
+
+def _serve_old(argv: list[str]) -> None:
+    import waitress
+
+    port = int(argv[argv.index("--port") + 1])
+    with tempfile.TemporaryDirectory() as tmp:
+        waitress.serve(old_design_app(Path(tmp) / "upload.png"), host="127.0.0.1", port=port, threads=CLIENTS)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["old-server"]:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    _serve_old(sys.argv)

@@ -1,0 +1,433 @@
+"""The Flask application that serves a fitted mathocr pipeline: drawing page and JSON API.
+
+Use :func:`create_app` and a production WSGI server (``mathocr serve`` runs waitress);
+the model is loaded, checked and warmed up once, in :func:`create_app`, and shared by
+every request thread. Requests keep their data in memory only: nothing is written to
+disk, so concurrent requests cannot see each other's images.
+
+Every error is answered as JSON of one shape, ``{"error": {"code": ..., "message": ...}}``
+(a 422 for an unreadable expression also carries the recognised tokens), never as an HTML
+traceback page.
+
+Examples
+--------
+>>> from deploy import create_app
+>>> app = create_app()                                    # doctest: +SKIP
+>>> app.test_client().get("/healthz").json                # doctest: +SKIP
+{'status': 'ok', 'version': '0.1.0'}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import IO, Any
+
+from flask import Blueprint, Flask, Request, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+import mathocr
+from mathocr import errors
+from mathocr.io import read_image
+
+from .handwriting import render_png
+
+__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "DEFAULT_MAX_UPLOAD_BYTES", "ApiError", "create_app", "openapi_spec"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+"""A phone photo is 2-6 MB as JPEG; base64 in JSON adds a third."""
+
+DEFAULT_MAX_IMAGE_PIXELS = 25_000_000
+"""A 24-megapixel photo fits. Below the reader's own limit because up to one decoded
+image per server thread is held at once (25 MP in RGB is 75 MB)."""
+
+# Werkzeug's HTTP errors get stable snake_case codes, like mathocr's own errors.
+_HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_expression",
+    500: "internal_error",
+    503: "not_ready",
+}
+
+_DATA_URL = re.compile(r"^data:(?P<type>[^;,]*)(?P<params>(;[^,]*)?),(?P<data>.*)$", re.DOTALL)
+
+
+class ApiError(Exception):
+    """An error to answer as JSON with an HTTP status, a code and a plain-words message.
+
+    Examples
+    --------
+    >>> ApiError(400, "missing_image", "Send the picture in the field 'image'.").status
+    400
+    """
+
+    def __init__(self, status: int, code: str, message: str, extra: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = dict(extra or {})
+
+
+def error_status(exc: errors.MathOCRError) -> int:
+    """The HTTP status for a mathocr error; unknown kinds are the server's fault (500).
+
+    Examples
+    --------
+    >>> error_status(errors.ImageTooLargeError("big"))
+    413
+    >>> error_status(errors.EmptyExpressionError("nothing"))
+    422
+    """
+    # Most specific first: the image errors are all ImageError subclasses.
+    for cls, status in (
+        (errors.ImageTooLargeError, 413),
+        (errors.UnsupportedImageError, 415),
+        (errors.ImageError, 400),
+        (errors.ExpressionError, 422),
+    ):
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+class InMemoryRequest(Request):
+    """A request whose multipart uploads stay in memory.
+
+    Werkzeug spools uploads above 500 KB to temporary files; the body is already capped
+    by ``MAX_CONTENT_LENGTH``, and keeping it in memory means no request writes a file.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return io.BytesIO()
+
+
+@dataclass
+class ServingState:
+    """What :func:`create_app` loaded: the solver and how it got it."""
+
+    solver: Any
+    model: str
+    load_seconds: float
+    warmup_seconds: float | None
+
+
+def openapi_spec() -> dict[str, Any]:
+    """The OpenAPI description kept in ``deploy/openapi.json``, with the package version.
+
+    Examples
+    --------
+    >>> openapi_spec()["openapi"]
+    '3.0.3'
+    """
+    spec = json.loads(resources.files(__package__).joinpath("openapi.json").read_text("utf-8"))
+    spec["info"]["version"] = mathocr.__version__
+    return spec
+
+
+def _load_solver(model: str | None) -> Any:
+    # Imported here so that `import deploy` stays cheap and so the tests can inject a solver.
+    from mathocr.solver import Solver
+
+    return Solver.load(model)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app and load the model, once, for the life of the process.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Flask settings and these keys:
+
+        ``MATHOCR_MODEL``
+            Path of the pipeline file; default ``$MATHOCR_MODEL``, then the bundled model.
+        ``SOLVER``
+            An object with ``solve(pixels) -> Solution`` (``pixels``: the decoded ``uint8``
+            array) to use instead of loading one; tests inject fakes through it.
+        ``MAX_CONTENT_LENGTH``
+            Largest request body in bytes (default 10 MiB); larger ones get 413.
+        ``MAX_IMAGE_PIXELS``
+            Largest image, width x height (default 25 million); larger ones get 413.
+        ``WARMUP``
+            Solve one small drawing before serving so the first user does not pay
+            ONNX Runtime's first-run cost (default True).
+
+    Returns
+    -------
+    flask.Flask
+        The WSGI application.
+
+    Raises
+    ------
+    mathocr.errors.ModelError
+        If the model file is missing or fails its integrity check.
+
+    Examples
+    --------
+    >>> app = create_app({"MATHOCR_MODEL": "mathocr/models/default.joblib"})   # doctest: +SKIP
+    >>> import waitress; waitress.serve(app, port=8000)                       # doctest: +SKIP
+    """
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.request_class = InMemoryRequest
+    app.json.sort_keys = False
+    app.config.update(
+        MATHOCR_MODEL=os.environ.get("MATHOCR_MODEL") or None,
+        SOLVER=None,
+        MAX_CONTENT_LENGTH=DEFAULT_MAX_UPLOAD_BYTES,
+        MAX_IMAGE_PIXELS=DEFAULT_MAX_IMAGE_PIXELS,
+        WARMUP=True,
+    )
+    app.config.update(config or {})
+    # A data URL sent as a plain multipart field is held to the same limit as a file part.
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
+
+    t0 = time.perf_counter()
+    solver = app.config["SOLVER"]
+    if solver is None:
+        solver = _load_solver(app.config["MATHOCR_MODEL"])
+        model = str(app.config["MATHOCR_MODEL"] or "bundled default")
+    else:
+        model = type(solver).__name__
+    load_seconds = time.perf_counter() - t0
+    warmup_seconds = None
+    if app.config["WARMUP"]:
+        t0 = time.perf_counter()
+        solver.solve(read_image(render_png("12+3", size=(300, 100))))
+        warmup_seconds = time.perf_counter() - t0
+    app.extensions["mathocr"] = ServingState(solver, model, load_seconds, warmup_seconds)
+    log.info("mathocr model %s loaded in %.2fs", model, load_seconds)
+
+    app.register_blueprint(_bp)
+    _register_error_handlers(app)
+    app.after_request(_security_headers)
+    return app
+
+
+_bp = Blueprint("mathocr", __name__)
+
+
+@_bp.get("/")
+def index() -> ResponseReturnValue:
+    """The drawing page."""
+    return render_template(
+        "index.html",
+        version=mathocr.__version__,
+        max_upload=current_app.config["MAX_CONTENT_LENGTH"],
+    )
+
+
+@_bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Liveness: the process answers."""
+    return jsonify(status="ok", version=mathocr.__version__)
+
+
+@_bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """Readiness: the model is loaded (and warmed up) and requests can be served."""
+    state: ServingState | None = current_app.extensions.get("mathocr")
+    if state is None or state.solver is None:
+        raise ApiError(503, "not_ready", "The model is not loaded yet.")
+    return jsonify(
+        status="ready",
+        # The file name only: a probe that anyone can reach need not show server paths.
+        model=os.path.basename(state.model),
+        load_seconds=round(state.load_seconds, 3),
+        warmup_seconds=None if state.warmup_seconds is None else round(state.warmup_seconds, 3),
+    )
+
+
+@_bp.get("/api/v1/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI 3 description of this API."""
+    return jsonify(openapi_spec())
+
+
+@_bp.post("/api/v1/solve")
+def solve() -> ResponseReturnValue:
+    """Read the uploaded image, solve it, answer the Solution JSON."""
+    data = _request_image()
+    # Decoded here, under this server's limits, so the solver gets pixels, never a path.
+    image = read_image(
+        data,
+        max_pixels=current_app.config["MAX_IMAGE_PIXELS"],
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+    )
+    state: ServingState = current_app.extensions["mathocr"]
+    solution = state.solver.solve(image)
+    body = solution.to_dict()
+    if getattr(solution, "error", None):
+        body.pop("code", None)
+        body.pop("error", None)
+        raise ApiError(422, solution.code or "invalid_expression", _sentence(solution.error), extra=body)
+    return jsonify(body)
+
+
+def _request_image() -> bytes:
+    """The image bytes of the request, from whichever of the accepted forms it uses."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("image")
+        if upload is not None:
+            data = upload.read()
+        elif "image" in request.form:
+            data = _decode_data_url(request.form["image"])
+        else:
+            raise ApiError(400, "missing_image", "Send the picture in the form field 'image'.")
+    elif mimetype == "application/json" or mimetype.endswith("+json"):
+        try:
+            body = json.loads(request.get_data(cache=False))
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+        if not isinstance(body, dict) or not isinstance(body.get("image"), str):
+            raise ApiError(
+                400,
+                "missing_image",
+                'Send JSON like {"image": "data:image/png;base64,..."}.',
+            )
+        data = _decode_data_url(body["image"])
+    elif mimetype.startswith("image/") or mimetype == "application/octet-stream":
+        data = request.get_data(cache=False)
+    elif not mimetype and not request.content_length:
+        raise ApiError(400, "missing_image", "The request has no image.")
+    else:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Requests of type {mimetype or 'unknown'!r} are not accepted; send multipart/form-data "
+            "with a file field 'image', JSON with a data URL, or the image itself.",
+        )
+    if not data:
+        raise ApiError(400, "missing_image", "The image is empty.")
+    return data
+
+
+def _decode_data_url(text: str) -> bytes:
+    """Bytes of a ``data:image/...;base64,...`` URL, or of bare base64 text.
+
+    Examples
+    --------
+    >>> _decode_data_url("data:image/png;base64,iVBORw==")
+    b'\\x89PNG'
+    """
+    text = text.strip()
+    match = _DATA_URL.match(text)
+    if match:
+        media_type = match["type"].strip().lower()
+        if media_type and not media_type.startswith("image/"):
+            raise ApiError(415, "unsupported_media_type", f"The data URL holds {media_type!r}, not an image.")
+        if ";base64" not in match["params"].lower():
+            raise ApiError(400, "invalid_base64", "The data URL must be base64-encoded (';base64,').")
+        text = match["data"]
+    try:
+        # Browsers and tools wrap long base64 lines; whitespace is not data.
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "invalid_base64", "The image is not valid base64.") from None
+
+
+def _sentence(message: str) -> str:
+    """The library's messages are clauses ("not an image: ..."); people read sentences."""
+    return message[:1].upper() + message[1:]
+
+
+def _error_response(status: int, code: str, message: str, extra: Mapping[str, Any] | None = None):
+    body = {**(extra or {}), "error": {"code": code, "message": message}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> ResponseReturnValue:
+        return _error_response(exc.status, exc.code, exc.message, exc.extra)
+
+    @app.errorhandler(errors.MathOCRError)
+    def _mathocr_error(exc: errors.MathOCRError) -> ResponseReturnValue:
+        status = error_status(exc)
+        if status == 500:
+            # A model or data problem at request time is ours, not the user's: log, hide.
+            log.error("mathocr error while serving %s", request.path, exc_info=exc)
+            return _internal_error()
+        return _error_response(status, exc.code, _sentence(str(exc)))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500
+        if status >= 500:
+            return _internal_error()
+        response = _error_response(status, _HTTP_CODES.get(status, "http_error"), _http_message(exc))
+        # Keep protocol headers such as 405's Allow.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        log.exception("unexpected error while serving %s", request.path)
+        return _internal_error()
+
+
+def _http_message(exc: HTTPException) -> str:
+    """Werkzeug's stock descriptions, in the plain words the page shows to people."""
+    if exc.code == 404:
+        return f"There is nothing at {request.path}."
+    if exc.code == 405:
+        allowed = ", ".join(
+            m for m in getattr(exc, "valid_methods", None) or () if m not in ("HEAD", "OPTIONS")
+        )
+        return f"The method {request.method} is not allowed for {request.path}" + (
+            f"; use {allowed}." if allowed else "."
+        )
+    if exc.code == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        return f"The upload is too large: the limit is {limit:g} MB."
+    return exc.description or exc.name
+
+
+def _internal_error():
+    return _error_response(
+        500,
+        "internal_error",
+        "Something went wrong on the server while reading this image. Please try again; "
+        "if it keeps happening, report it with the image.",
+    )
+
+
+def _security_headers(response):
+    # Everything the page needs comes from this app: no inline script, no CDN.
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

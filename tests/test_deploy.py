@@ -1,0 +1,547 @@
+"""The Flask app of ``deploy/``: every route and every error, through Flask's test client.
+
+Most tests serve the real bundled model with real PNG/JPEG bytes drawn by
+:mod:`deploy.handwriting`; a few inject a fake solver to reach failures that the real
+one cannot be made to produce (an internal fault).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from deploy import create_app
+from deploy.app import DEFAULT_MAX_UPLOAD_BYTES, openapi_spec
+from deploy.handwriting import render, render_png
+from mathocr import errors
+from mathocr.solver import Solution, Solver, Token
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLVE = "/api/v1/solve"
+# What create_app() serves here: $MATHOCR_MODEL when set, else the bundled model.
+ENV_MODEL = os.environ.get("MATHOCR_MODEL") or None
+ERROR_KEYS = {"code", "message"}
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+@pytest.fixture(scope="module")
+def app():
+    """The app with the bundled model, as ``mathocr serve`` builds it."""
+    return create_app()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def png(text: str, size: tuple[int, int] = (600, 200)) -> bytes:
+    return render_png(text, size=size)
+
+
+def jpeg(text: str, size: tuple[int, int] = (600, 200)) -> bytes:
+    buf = io.BytesIO()
+    render(text, size).convert("RGB").save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def data_url(data: bytes, media_type: str = "image/png") -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def multipart(client, data: bytes, filename: str = "drawing.png", field: str = "image"):
+    return client.post(SOLVE, data={field: (io.BytesIO(data), filename)}, content_type="multipart/form-data")
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """The response is JSON of the one error shape, with a message in plain words."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body["error"]) == ERROR_KEYS
+    if code is not None:
+        assert body["error"]["code"] == code
+    message = body["error"]["message"]
+    assert message and message[0].isupper()
+    assert "Traceback" not in message and "File " not in message
+    return body
+
+
+def assert_solution(body: dict) -> None:
+    assert set(body) >= {"expression", "value", "tokens", "warnings"}
+    assert isinstance(body["expression"], str)
+    for token in body["tokens"]:
+        assert set(token) >= {"symbol", "confidence", "box"}
+        assert 0.0 <= token["confidence"] <= 1.0
+        assert len(token["box"]) == 4 and all(isinstance(v, int) for v in token["box"])
+    assert body["expression"] == "".join(t["symbol"] for t in body["tokens"])
+
+
+# Expressions whose drawings the bundled model reads right (checked by test_reads_drawings):
+# the app tests assert exact answers on them.
+READABLE = {"12+3": "15", "7-4": "3", "25+17": "42", "8*3": "24"}
+
+
+# ---------------------------------------------------------------- pages and probes
+def test_page_is_served_with_local_assets_only(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert '<canvas id="pad"' in html and 'id="file"' in html and 'id="solve"' in html
+    assert 'id="undo"' in html and 'id="clear"' in html and 'id="pen"' in html
+    # Offline: nothing is fetched from another origin.
+    assert 'src="http' not in html and 'href="http' not in html and "//cdn" not in html
+    assert "'self'" in r.headers["Content-Security-Policy"]
+    for asset, mimetype in (("/static/app.js", "text/javascript"), ("/static/app.css", "text/css")):
+        a = client.get(asset)
+        assert a.status_code == 200 and a.mimetype == mimetype
+        text = a.get_data(as_text=True).replace("http://www.w3.org/2000/svg", "")
+        assert "http://" not in text and "https://" not in text
+        a.close()
+
+
+def test_healthz_and_readyz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.get_json()["status"] == "ok"
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["status"] == "ready" and body["model"] == (
+        os.path.basename(ENV_MODEL) if ENV_MODEL else "bundled default"
+    )
+    assert body["warmup_seconds"] is not None
+
+
+def test_readyz_is_503_without_a_model(app):
+    state = app.extensions.pop("mathocr")
+    try:
+        assert_error(app.test_client().get("/readyz"), 503, "not_ready")
+    finally:
+        app.extensions["mathocr"] = state
+
+
+def test_openapi_description_is_served_and_kept_in_deploy(client):
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    spec = r.get_json()
+    assert spec == openapi_spec()
+    on_disk = json.loads((ROOT / "deploy" / "openapi.json").read_text("utf-8"))
+    assert spec["paths"] == on_disk["paths"]
+    assert set(spec["paths"]) == {"/api/v1/solve", "/healthz", "/readyz", "/api/v1/openapi.json"}
+    statuses = set(spec["paths"]["/api/v1/solve"]["post"]["responses"])
+    assert statuses == {"200", "400", "413", "415", "422", "500"}
+
+
+# ---------------------------------------------------------------- solving real drawings
+def test_reads_drawings(app):
+    """The bundled model reads the stroke drawings the other tests rely on."""
+    solver = app.extensions["mathocr"].solver
+    from mathocr.io import read_image
+
+    for text, value in READABLE.items():
+        solution = solver.solve(read_image(png(text)))
+        assert (solution.expression, str(solution.value)) == (text, value)
+
+
+@pytest.mark.parametrize("text", sorted(READABLE))
+def test_solve_multipart_png(client, text):
+    r = multipart(client, png(text))
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert_solution(body)
+    assert (body["expression"], body["value"]) == (text, READABLE[text])
+    assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_solve_json_data_url_matches_multipart(client):
+    data = png("25+17")
+    a = multipart(client, data).get_json()
+    b = client.post(SOLVE, json={"image": data_url(data)})
+    assert b.status_code == 200
+    assert b.get_json() == a
+    # Bare base64, and base64 wrapped over lines as some tools write it, are accepted too.
+    wrapped = "\n".join(base64.encodebytes(data).decode().split("\n"))
+    assert client.post(SOLVE, json={"image": wrapped}).get_json() == a
+
+
+def test_solve_raw_body_and_jpeg(client):
+    r = client.post(SOLVE, data=png("7-4"), content_type="image/png")
+    assert r.status_code == 200 and r.get_json()["value"] == "3"
+    r = multipart(client, jpeg("7-4"), "photo.jpg")
+    assert r.status_code == 200 and r.get_json()["value"] == "3"
+
+
+def test_transparent_canvas_export_is_composited(client):
+    """A canvas exported without a background: black ink on alpha 0."""
+    grey = np.asarray(render("8*3"))
+    rgba = np.zeros((*grey.shape, 4), np.uint8)
+    rgba[..., 3] = 255 - grey
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    r = multipart(client, buf.getvalue())
+    assert r.status_code == 200 and r.get_json()["value"] == "24"
+
+
+def test_boxes_are_in_image_pixels(client):
+    r = multipart(client, png("12+3", size=(600, 200)))
+    for token in r.get_json()["tokens"]:
+        x, y, w, h = token["box"]
+        assert 0 <= x and 0 <= y and x + w <= 600 and y + h <= 200 and w > 0 and h > 0
+
+
+# ---------------------------------------------------------------- 4xx errors
+def test_400_missing_or_malformed_bodies(client):
+    assert_error(client.post(SOLVE), 400, "missing_image")
+    assert_error(multipart(client, png("1"), field="picture"), 400, "missing_image")
+    assert_error(multipart(client, b""), 400, "missing_image")
+    assert_error(client.post(SOLVE, data=b"{not json", content_type="application/json"), 400, "invalid_json")
+    assert_error(client.post(SOLVE, json=["image"]), 400, "missing_image")
+    assert_error(client.post(SOLVE, json={"image": 42}), 400, "missing_image")
+    assert_error(client.post(SOLVE, json={"picture": data_url(png("1"))}), 400, "missing_image")
+    assert_error(client.post(SOLVE, json={"image": "data:image/png;base64,@@@"}), 400, "invalid_base64")
+    assert_error(client.post(SOLVE, json={"image": "data:image/png,rawtext"}), 400, "invalid_base64")
+    assert_error(client.post(SOLVE, json={"image": "data:image/png;base64,"}), 400, "missing_image")
+
+
+def test_400_not_an_image(client):
+    assert_error(multipart(client, b"hello, world"), 400, "invalid_image")
+    assert_error(multipart(client, png("12+3")[:300]), 400, "invalid_image")  # truncated
+    assert_error(client.post(SOLVE, json={"image": data_url(b"GIF89a garbage")}), 400, "invalid_image")
+    assert_error(client.post(SOLVE, data=os.urandom(2000), content_type="image/jpeg"), 400)
+
+
+def test_413_body_too_large(client):
+    big = b"\x89PNG" + b"\0" * (DEFAULT_MAX_UPLOAD_BYTES + 10)
+    assert_error(client.post(SOLVE, data=big, content_type="image/png"), 413, "too_large")
+    body = assert_error(multipart(client, big), 413, "too_large")
+    assert "10 MB" in body["error"]["message"]
+    assert_error(client.post(SOLVE, json={"image": data_url(big)}), 413, "too_large")
+
+
+def test_413_too_many_pixels(client):
+    # 6000 x 5000 = 30 megapixels, but a 1-bit blank PNG of a few kilobytes.
+    buf = io.BytesIO()
+    Image.new("1", (6000, 5000), 1).save(buf, format="PNG")
+    assert len(buf.getvalue()) < 100_000
+    body = assert_error(multipart(client, buf.getvalue()), 413, "too_large")
+    assert "pixels" in body["error"]["message"]
+
+
+def test_413_limits_are_configurable():
+    small = create_app({"MAX_CONTENT_LENGTH": 5000, "MAX_IMAGE_PIXELS": 10_000, "WARMUP": False})
+    c = small.test_client()
+    assert_error(multipart(c, os.urandom(6000)), 413, "too_large")
+    assert_error(c.post(SOLVE, data=png("1", size=(200, 100)), content_type="image/png"), 413, "too_large")
+
+
+def test_415_unsupported_types(client):
+    assert_error(client.post(SOLVE, data=b"1+2", content_type="text/plain"), 415, "unsupported_media_type")
+    r = client.post(SOLVE, data={"image": "x"}, content_type="application/x-www-form-urlencoded")
+    assert_error(r, 415, "unsupported_media_type")
+    r = client.post(SOLVE, json={"image": data_url(b"1+2", "text/plain")})
+    assert_error(r, 415, "unsupported_media_type")
+    # A real document format that is not an image.
+    assert_error(
+        multipart(client, b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n", "scan.pdf"), 415, "unsupported_media_type"
+    )
+
+
+def test_422_nothing_recognisable(client):
+    blank = io.BytesIO()
+    Image.new("L", (600, 200), 255).save(blank, format="PNG")
+    body = assert_error(multipart(client, blank.getvalue()), 422)
+    assert body["error"]["code"] == "nothing_found"
+    assert body.get("tokens", []) == []
+
+
+def test_422_not_a_valid_expression_keeps_the_tokens(client):
+    # Two lines are not one expression; what was read comes back with the error.
+    r = multipart(client, png("12+3\n45", size=(600, 300)))
+    body = assert_error(r, 422, "invalid_expression")
+    assert "lines" in body["error"]["message"]
+    assert len(body["tokens"]) == 6 and body["expression"]
+    assert "value" not in body or body["value"] is None
+    assert "code" not in body  # one error shape: the code lives in body["error"]
+
+
+def test_422_division_by_zero(client):
+    r = multipart(client, png("7/0"))
+    if r.status_code == 200:  # pragma: no cover - depends on the model reading "/" and "0"
+        pytest.fail(f"7/0 read as {r.get_json()['expression']!r}")
+    body = assert_error(r, 422)
+    assert body["error"]["code"] in {"division_by_zero", "invalid_expression"}
+
+
+def test_404_and_405_are_json(client):
+    body = assert_error(client.get("/no/such/page"), 404, "not_found")
+    assert "/no/such/page" in body["error"]["message"]
+    r = client.get(SOLVE)
+    assert_error(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["Allow"]
+    assert_error(client.delete("/healthz"), 405, "method_not_allowed")
+    assert_error(client.put("/api/v1/openapi.json"), 405)
+
+
+# ---------------------------------------------------------------- 500 and injected solvers
+class FakeSolver:
+    """Answers a fixed Solution, or raises what it is given."""
+
+    def __init__(self, result: Solution | BaseException):
+        self.result = result
+        self.seen: list[np.ndarray] = []
+
+    def solve(self, image):
+        self.seen.append(image)
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+
+def fake_app(result) -> tuple:
+    solver = FakeSolver(result)
+    return create_app({"SOLVER": solver, "WARMUP": False}), solver
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        RuntimeError("boom at /srv/secret/model.py line 12"),
+        errors.ModelError("model /srv/secret/default.joblib is corrupt"),
+        MemoryError(),
+        KeyError("secret"),
+    ],
+)
+def test_500_hides_internals(exc, caplog):
+    app, _ = fake_app(exc)
+    r = multipart(app.test_client(), png("1"))
+    body = assert_error(r, 500, "internal_error")
+    text = r.get_data(as_text=True)
+    assert "secret" not in text and "Traceback" not in text and "<html" not in text.lower()
+    assert body == {"error": body["error"]}
+    assert any(rec.exc_info for rec in caplog.records)  # logged for the operator instead
+
+
+def test_expression_errors_raised_by_the_solver_are_422():
+    app, _ = fake_app(errors.EvaluationError("division by zero: 1/0 has no value"))
+    body = assert_error(multipart(app.test_client(), png("1")), 422, "division_by_zero")
+    assert body["error"]["message"] == "Division by zero: 1/0 has no value"
+
+
+def test_solution_errors_are_422_with_the_solution():
+    sol = Solution(
+        expression="1+",
+        value=None,
+        tokens=[Token("1", 0.97, (10, 20, 30, 40)), Token("+", 0.88, (50, 20, 30, 30))],
+        warnings=["low confidence"],
+        error="the expression ends with an operator",
+        code="invalid_expression",
+    )
+    app, solver = fake_app(sol)
+    body = assert_error(multipart(app.test_client(), png("1+")), 422, "invalid_expression")
+    assert body["expression"] == "1+" and body["warnings"] == ["low confidence"]
+    assert [t["box"] for t in body["tokens"]] == [[10, 20, 30, 40], [50, 20, 30, 30]]
+    # The solver got decoded pixels, never bytes or a path.
+    assert isinstance(solver.seen[0], np.ndarray) and solver.seen[0].shape[:2] == (200, 600)
+
+
+# ---------------------------------------------------------------- serving properties
+def test_model_is_loaded_once_per_process(monkeypatch):
+    calls = []
+    real_load = Solver.load.__func__
+
+    def counting_load(cls, path=None):
+        calls.append(path)
+        return real_load(cls, path)
+
+    monkeypatch.setattr(Solver, "load", classmethod(counting_load))
+    app = create_app()
+    c = app.test_client()
+    for text in ("12+3", "7-4", "8*3"):
+        assert multipart(c, png(text)).status_code == 200
+    assert calls == [ENV_MODEL]
+
+
+def test_model_path_from_config_and_environment(monkeypatch, tmp_path):
+    from mathocr.pipeline import DEFAULT_MODEL
+
+    app = create_app({"MATHOCR_MODEL": str(DEFAULT_MODEL), "WARMUP": False})
+    assert app.extensions["mathocr"].model == str(DEFAULT_MODEL)
+    monkeypatch.setenv("MATHOCR_MODEL", str(tmp_path / "missing.joblib"))
+    with pytest.raises(errors.ModelError):
+        create_app()
+
+
+def test_tampered_model_is_refused_before_unpickling(tmp_path):
+    from mathocr.pipeline import DEFAULT_MODEL
+
+    copy = tmp_path / "model.joblib"
+    data = bytearray(DEFAULT_MODEL.read_bytes())
+    copy.write_bytes(bytes(data))
+    (tmp_path / "model.joblib.sha256").write_bytes(
+        Path(str(DEFAULT_MODEL) + ".sha256").read_bytes().replace(b"default.joblib", b"model.joblib")
+    )
+    assert create_app({"MATHOCR_MODEL": str(copy), "WARMUP": False}).extensions["mathocr"].solver
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(errors.ModelError):
+        create_app({"MATHOCR_MODEL": str(copy)})
+
+
+def test_no_file_is_written_per_request(client):
+    """Uploads above Werkzeug's 500 KB spooling threshold stay in memory."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("padding", "x" * 1_200_000)  # a 1.2 MB upload of a small drawing
+    buf = io.BytesIO()
+    render("12+3").save(buf, format="PNG", pnginfo=info)
+    assert len(buf.getvalue()) > 1_000_000
+    writes: list[tuple] = []
+    watching = threading.Event()
+
+    def hook(event, args):
+        if not watching.is_set():
+            return
+        if event == "open" and args[0] is not None and not isinstance(args[0], int):
+            mode, flags = args[1] or "", args[2] or 0
+            if any(c in mode for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                writes.append(args)
+        elif event in ("tempfile.mkstemp", "tempfile.mkdtemp", "os.mkdir", "os.rename", "os.remove"):
+            writes.append((event, *args))
+
+    # Encoded up front: the test client itself would spool a large multipart body to disk.
+    boundary, body = encode_multipart({"image": FileStorage(io.BytesIO(buf.getvalue()), "big.png")})
+    as_json = json.dumps({"image": data_url(buf.getvalue())})
+    sys.addaudithook(hook)
+    watching.set()
+    try:
+        r = client.post(SOLVE, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+        r2 = client.post(SOLVE, data=as_json, content_type="application/json")
+    finally:
+        watching.clear()
+    assert r.status_code == 200 and r.get_json()["value"] == "15"
+    assert r2.status_code == 200
+    assert writes == []
+
+
+def test_concurrent_requests_never_mix(app):
+    texts = sorted(READABLE) * 4
+    images = {t: png(t) for t in set(texts)}
+    expected = {t: multipart(app.test_client(), images[t]).get_json() for t in images}
+    results: dict[int, tuple[str, dict]] = {}
+    barrier = threading.Barrier(8)
+
+    def worker(i: int) -> None:
+        c = app.test_client()
+        barrier.wait()
+        for j in range(i, len(texts), 8):
+            r = multipart(c, images[texts[j]])
+            results[j] = (texts[j], r.get_json())
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == len(texts)
+    for text, body in results.values():
+        assert body == expected[text]
+
+
+def test_serving_never_imports_tensorflow():
+    code = (
+        "import sys\n"
+        "from deploy import create_app\n"
+        "from deploy.handwriting import render_png\n"
+        "c = create_app().test_client()\n"
+        "r = c.post('/api/v1/solve', data=render_png('12+3'), content_type='image/png')\n"
+        "assert r.status_code == 200, r.data\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras', 'scikeras', 'tf2onnx') if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+# ---------------------------------------------------------------- the command line
+def test_serve_command_passes_options_to_waitress(monkeypatch):
+    import waitress
+
+    from mathocr import cli
+
+    seen = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(app=app, **kw))
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "8123", "--threads", "3"]) == 0
+    assert (seen["host"], seen["port"], seen["threads"]) == ("0.0.0.0", 8123, 3)
+    assert seen["app"].extensions["mathocr"].model == (ENV_MODEL or "bundled default")
+    # Bodies stay in memory: waitress's temp-file threshold is its body cap.
+    assert seen["inbuf_overflow"] == seen["max_request_body_size"] > DEFAULT_MAX_UPLOAD_BYTES
+    args = cli.build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.threads, args.model) == ("127.0.0.1", 8000, 8, None)
+
+
+def test_serve_command_reports_a_bad_model(tmp_path, capsys):
+    from mathocr import cli
+
+    assert cli.main(["serve", "--model", str(tmp_path / "nope.joblib")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mathocr serve: error:") and "Traceback" not in err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mathocr_serve_end_to_end():
+    """`python -m mathocr serve` answers over real HTTP with waitress."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mathocr", "serve", "--port", str(port), "--threads", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                    assert json.load(r)["status"] == "ready"
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "server did not become ready"
+                time.sleep(0.1)
+        req = urllib.request.Request(
+            base + SOLVE, data=png("12+3"), headers={"Content-Type": "image/png"}, method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.headers["Server"] == "mathocr"
+            assert json.load(r)["value"] == "15"
+        try:
+            urllib.request.urlopen(base + "/missing", timeout=5)
+        except urllib.error.HTTPError as e:
+            assert e.code == 404 and json.load(e)["error"]["code"] == "not_found"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
