@@ -142,20 +142,10 @@ def _parse_override(text: str) -> tuple[str, object]:
     """``clf__filters=32,64`` -> ("clf__filters", (32, 64)); numbers and booleans typed."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    from .gridsearch import parse_scalar
+
     key, raw = text.split("=", 1)
-
-    def scalar(v: str) -> object:
-        low = v.strip().lower()
-        if low in ("true", "false"):
-            return low == "true"
-        for kind in (int, float):
-            try:
-                return kind(v)
-            except ValueError:
-                pass
-        return v.strip()
-
-    value: object = tuple(scalar(v) for v in raw.split(",") if v) if "," in raw else scalar(raw)
+    value: object = tuple(parse_scalar(v) for v in raw.split(",") if v) if "," in raw else parse_scalar(raw)
     return key.strip(), value
 
 

@@ -30,7 +30,8 @@ import numpy as np
 SEQUENCE_PARAMS = ("clf__filters", "clf__dense")
 
 
-def _scalar(text: str) -> Any:
+def parse_scalar(text: str) -> Any:
+    """Type one command-line value: ``"true"`` -> True, ``"none"`` -> None, numbers as numbers."""
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
@@ -84,7 +85,7 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
         parsed = ast.literal_eval(raw)
         values = list(parsed) if isinstance(parsed, tuple) else [parsed]
     except (ValueError, SyntaxError):
-        values = [_scalar(v) for v in raw.split(",") if v.strip()]
+        values = [parse_scalar(v) for v in raw.split(",") if v.strip()]
     out = []
     for v in values:
         if isinstance(v, list):

@@ -74,7 +74,18 @@ def otsu_threshold(img: np.ndarray) -> int:
     return int(np.argmax(between))
 
 
-class Binarize(TransformerMixin, BaseEstimator):
+class _ImageTransformer(TransformerMixin, BaseEstimator):
+    """Shared tags: stateless, and takes images rather than a feature table."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+class Binarize(_ImageTransformer):
     """Threshold each image and return it as white ink (255) on black (0).
 
     Parameters
@@ -127,13 +138,6 @@ class Binarize(TransformerMixin, BaseEstimator):
             out.append((img > t).view(np.uint8) * np.uint8(255))
         return out
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
-
 
 def _light_background(img: np.ndarray) -> bool:
     # The border is mostly background: ink rarely covers more than half of it.
@@ -143,7 +147,7 @@ def _light_background(img: np.ndarray) -> bool:
     return 2 * light > border
 
 
-class Normalize(TransformerMixin, BaseEstimator):
+class Normalize(_ImageTransformer):
     """Bring ink-on-black images to ``size`` x ``size`` floats in [0, 1].
 
     ``method="mnist"`` does what MNIST did to its digits: crop to the ink, scale so
@@ -227,13 +231,6 @@ class Normalize(TransformerMixin, BaseEstimator):
         canvas = np.zeros((self.size, self.size), dtype=np.float32)
         canvas[top : top + nh, left : left + nw] = small
         return canvas
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
 
 
 def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
