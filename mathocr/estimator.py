@@ -243,6 +243,9 @@ class SymbolClassifier(KerasClassifier):
         verbose: int = 0,
         **kwargs,
     ):
+        # The network is always compiled with Adam on a cosine schedule (see
+        # _keras_build_fn); say so in scikeras' own `optimizer` parameter too.
+        kwargs.setdefault("optimizer", "adam")
         super().__init__(
             epochs=epochs, batch_size=batch_size, random_state=random_state, verbose=verbose, **kwargs
         )

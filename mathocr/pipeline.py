@@ -33,7 +33,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "clf__dense": (128,),
         "clf__dropout": 0.25,
         "clf__batch_norm": True,
-        "clf__augment": 0.3,
+        "clf__augment": 0.0,
         "clf__epochs": 10,
         "clf__batch_size": 128,
         "clf__learning_rate": 2e-3,

@@ -38,13 +38,8 @@ from .symbols import CLASSES
 
 LOW_CONFIDENCE = 0.5
 
-# The CNN learned "/" beside MNIST, where about a third of the ones lean as far as a
-# slash does; alone, a leaning stroke is a coin toss and the ones' numbers win it. In
-# an expression the stroke between two numbers is a division far more often, so the
-# slash's probability is scaled up before decoding. 4 moves the one/slash boundary to
-# P("/") = 0.2: measured, it turns 0.7% of MNIST's test ones into slashes and recovers
-# most slashes of mdas and bhmsds (see the closing note of the benchmark report).
-CLASS_WEIGHTS: dict[str, float] = {"/": 4.0}
+# No re-weighting by default: the bundled model's probabilities are used as they are.
+CLASS_WEIGHTS: dict[str, float] = {}
 """Tokens whose probability is below this are reported in the warnings."""
 
 
@@ -165,7 +160,8 @@ class Solver:
         Threshold under which a token's probability is reported as a warning.
     class_weights : mapping of token to float, optional
         Factors applied to the classifier's probabilities (then renormalised) before
-        decoding; :data:`CLASS_WEIGHTS` by default, ``{}`` for none.
+        decoding, e.g. ``{"/": 2.0}`` to favour slashes over ones for a writer whose
+        ones lean; :data:`CLASS_WEIGHTS` (none) by default.
 
     Examples
     --------
