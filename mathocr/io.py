@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, ImageTooLargeError, UnsupportedImageError
+from .preprocessing import to_uint8
 
 MAX_BYTES = 25 * 1024 * 1024
 """Default largest encoded input, in bytes (a 48-megapixel phone JPEG fits)."""
@@ -191,20 +192,10 @@ def _from_pil(im: Image.Image, max_pixels: int) -> np.ndarray:
 
 
 def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Scale any numeric array to uint8 grey levels."""
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == bool:
-        return arr.astype(np.uint8) * 255
-    a = arr.astype(np.float64)
-    if not np.isfinite(a).all():
+    """Scale any numeric array to uint8 grey levels (see :func:`mathocr.preprocessing.to_uint8`)."""
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ImageError("image array holds NaN or infinite values")
-    if np.issubdtype(arr.dtype, np.floating):
-        # Floats in [0, 1] are the scikit-image / matplotlib convention.
-        a = a * 255.0 if a.size and a.min() >= 0.0 and a.max() <= 1.0 else a
-    elif a.size and a.max() > 255:
-        a = a * (255.0 / 65535.0) if a.max() <= 65535 else a * (255.0 / a.max())
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    return to_uint8(arr)
 
 
 def _from_array(arr: np.ndarray, max_pixels: int) -> np.ndarray:

@@ -202,7 +202,7 @@ def load_pipeline(path: str | os.PathLike | None = None, verify: bool = True) ->
             raise ModelError(
                 f"{digest_file} is missing: refusing to unpickle {path} without an integrity check"
             )
-        expected = digest_file.read_text().split()[0] if digest_file.read_text().strip() else ""
+        expected = (digest_file.read_text().split() or [""])[0]
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise ModelError(

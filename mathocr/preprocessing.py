@@ -48,15 +48,28 @@ def as_image_list(X: ImageBatch) -> list[np.ndarray]:
     return images
 
 
-def _to_uint8(img: np.ndarray) -> np.ndarray:
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Scale a finite numeric image to uint8 grey levels.
+
+    Booleans become 0/255, floats in [0, 1] (the scikit-image convention) are
+    stretched to 0-255, 16-bit images are scaled down; anything else is rounded and
+    clipped.
+
+    Examples
+    --------
+    >>> to_uint8(np.array([[0.0, 1.0]])), to_uint8(np.array([[65535]], np.uint16))
+    (array([[  0, 255]], dtype=uint8), array([[255]], dtype=uint8))
+    """
     if img.dtype == np.uint8:
         return img
     if img.dtype == bool:
         return img.astype(np.uint8) * 255
-    img = img.astype(np.float64)
-    if img.max(initial=0) <= 1.0 and img.min(initial=0) >= 0.0:
-        img = img * 255.0
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    a = img.astype(np.float64)
+    if np.issubdtype(img.dtype, np.floating):
+        a = a * 255.0 if a.size and a.min() >= 0.0 and a.max() <= 1.0 else a
+    elif a.size and a.max() > 255:
+        a = a * (255.0 / 65535.0) if a.max() <= 65535 else a * (255.0 / a.max())
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 
 
 def otsu_threshold(img: np.ndarray) -> int:
@@ -126,7 +139,7 @@ class Binarize(_ImageTransformer):
         self._validate()
         out = []
         for img in as_image_list(X):
-            img = _to_uint8(img)
+            img = to_uint8(img)
             if self.polarity == "dark-ink" or (self.polarity == "auto" and _light_background(img)):
                 img = 255 - img
             lo, hi = int(img.min()), int(img.max())
@@ -197,7 +210,7 @@ class Normalize(_ImageTransformer):
         images = as_image_list(X)
         out = np.zeros((len(images), self.size, self.size), dtype=np.float32)
         for i, img in enumerate(images):
-            img = _to_uint8(img)
+            img = to_uint8(img)
             rows = np.flatnonzero(img.any(axis=1))
             if rows.size == 0:
                 continue
