@@ -71,6 +71,32 @@ def test_expression_accuracy(benchmark, models, synth_items, config):
     )
 
 
+@pytest.mark.bench_configs("seed")
+def test_expression_accuracy_old_path(benchmark, models, synth_items, config):
+    """The old reading path (global threshold, contours, squash, argmax, eval) with the seed model."""
+    from benchmarks.old_design import old_expression
+
+    benchmark.group = "accuracy: synthetic expressions"
+    pipe = models.pipe(config, "keras")
+    answers = benchmark.pedantic(
+        lambda: [old_expression(pipe, item.image) for item in synth_items], rounds=1, iterations=1
+    )
+    hits = [(text == item.expression, value == item.value) for item, (text, value) in zip(
+        synth_items, answers, strict=True)]
+    benchmark.extra_info.update(
+        bench.jsonable(
+            {
+                "kind": "expressions_old_path",
+                "config": config,
+                "form": "keras",
+                "n": len(hits),
+                "exact_match": float(np.mean([h[0] for h in hits])),
+                "value_correct": float(np.mean([h[1] for h in hits])),
+            }
+        )
+    )
+
+
 @pytest.mark.bench_configs("cross")
 @pytest.mark.parametrize("direction", ["mdas->bhmsds", "bhmsds->mdas"])
 def test_cross_source(benchmark, data, budget, config, direction):

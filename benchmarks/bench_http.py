@@ -9,8 +9,11 @@ serve``), so the client threads here do not share its interpreter. Figures go to
 ``benchmark.extra_info`` (seconds unless named ``_ms`` / ``_mb``):
 
 * ``test_concurrent_solve``: 8 client threads posting 600x200 PNG drawings of 7 symbols
-  as the page does (multipart); errors (must be 0), p50/p99 latency, throughput, and
-  the server's resident memory after warm-up.
+  as the page does (multipart) to ``mathocr serve`` as users start it (its default
+  worker processes and threads); errors (must be 0), p50/p99 latency, throughput, and
+  the resident memory of each server process after warm-up.
+* ``test_concurrent_solve_one_process``: the same load on one process with 8 threads
+  (``--workers 1 --threads 8``), to show what the worker processes buy.
 * ``test_cold_start``: process spawn to ``/readyz`` and to the first answer; RSS then.
 * ``test_old_design``: the old request path, for the ratio: the upload is written to one
   shared file and the model is reloaded (``Solver.load``: ``load_pipeline`` with its
@@ -80,6 +83,7 @@ class Server:
     def __init__(self, args: list[str]):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.args = list(args)
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, *args, "--port", str(self.port)],
@@ -107,7 +111,12 @@ class Server:
             time.sleep(0.02)
 
     def rss_mb(self) -> float:
-        return psutil.Process(self.proc.pid).memory_info().rss / 2**20
+        """Resident memory of the largest server process (the workers when there are several)."""
+        return max(self.rss_per_process_mb())
+
+    def rss_per_process_mb(self) -> list[float]:
+        main = psutil.Process(self.proc.pid)
+        return [round(p.memory_info().rss / 2**20, 1) for p in [main, *main.children()]]
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -196,9 +205,12 @@ def images() -> dict[str, bytes]:
     return {text: render_png(text, size=SIZE) for text in EXPRESSIONS}
 
 
+SERVE = ["-m", "mathocr", "serve"]  # as users start it: default workers and threads
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    s = Server(["-m", "mathocr", "serve", "--threads", str(CLIENTS)])
+    s = Server(SERVE)
     yield s
     s.stop()
 
@@ -208,6 +220,25 @@ _results: dict[str, dict] = {}
 
 # ---------------------------------------------------------------- benchmarks
 def test_concurrent_solve(benchmark, server, images):
+    _results["new"] = _concurrent(benchmark, server, images)
+
+
+def test_concurrent_solve_one_process(benchmark, images):
+    s = Server([*SERVE, "--workers", "1", "--threads", str(CLIENTS)])
+    try:
+        info = _concurrent(benchmark, s, images)
+    finally:
+        s.stop()
+    new = _results.get("new")
+    if new:
+        info["p50_ratio_over_default"] = round(info["p50_ms"] / new["p50_ms"], 2)
+        info["throughput_ratio_default_over_this"] = round(new["throughput_rps"] / info["throughput_rps"], 2)
+        benchmark.extra_info.update(info)
+
+
+def _concurrent(benchmark, server: Server, images: dict[str, bytes]) -> dict:
+    from deploy.server import default_workers
+
     expected = reference_answers(server.port, images)
     load_run(server.port, 2, images)  # warm-up: threads, connections, ONNX Runtime arenas
     runs: list[dict] = []
@@ -219,22 +250,31 @@ def test_concurrent_solve(benchmark, server, images):
     answers = [a for r in runs for a in r["answers"]]
     merged = {"answers": answers, "failures": [f for r in runs for f in r["failures"]]}
     lat = np.array([r["p50_ms"] for r in runs])
+    rss = server.rss_per_process_mb()
+    args = server.args
+
+    def option(name: str, default: object) -> object:
+        return args[args.index(name) + 1] if name in args else default
+
     info = {
         "clients": CLIENTS,
-        "server_threads": CLIENTS,
+        "server_processes": len(rss) - 1 if len(rss) > 1 else 1,
+        "server_workers_option": option("--workers", default_workers()),
+        "server_threads_option": option("--threads", "default"),
         "requests": len(answers),
         **check(merged, expected),
         "status_counts": {str(s): sum(1 for _, st, _ in answers if st == s) for s in {a[1] for a in answers}},
         "p50_ms": float(np.median(lat)),
         "p99_ms": float(max(r["p99_ms"] for r in runs)),
         "throughput_rps": float(np.mean([r["throughput_rps"] for r in runs])),
-        "rss_mb_after_warmup": round(server.rss_mb(), 1),
+        "rss_mb_after_warmup": max(rss),
+        "rss_mb_per_process": " ".join(f"{x:g}" for x in rss),
         "server_ready_s": round(server.ready_s, 3),
     }
     benchmark.extra_info.update(info)
-    _results["new"] = info
     assert info["errors"] == 0 and not merged["failures"]
     assert info["answers_for_another_image"] == 0
+    return info
 
 
 def test_cold_start(benchmark, images):
@@ -242,7 +282,7 @@ def test_cold_start(benchmark, images):
     samples: list[dict] = []
 
     def cold_start() -> None:
-        s = Server(["-m", "mathocr", "serve", "--threads", str(CLIENTS)])
+        s = Server(SERVE)
         try:
             conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
             status, _, _ = post(conn, body, ctype)

@@ -83,6 +83,7 @@ _ALLOWED = {
     "all": lambda c: True,
     "trainable": lambda c: bench.BENCH_CONFIGS[c].trainable,
     "serving": lambda c: c in bench.SERVING_CONFIGS,
+    "seed": lambda c: c == "seed",
     "cross": lambda c: c in bench.CROSS_CONFIGS,
 }
 

@@ -197,7 +197,7 @@ _BUDGETS = {
         fit_budget_epochs=1,
         cross_digits_per_class=500,
         cross_epochs=3,
-        synth_per_style=25,
+        synth_per_style=63,  # 1,008 expressions over the 16 styles
         rounds={"transform": 30, "solve": 10, "cold_start": 3},
     ),
     "quick": Budget(
@@ -796,6 +796,17 @@ def _headline_lines(f: _Figures) -> list[str]:
                     f"errors ×{(1 - d) / (1 - s):.2f}" if s < 1 else "",
                 ]
             )
+    old = f.find("expressions_old_path", "seed")
+    if old is not None:
+        rows.append(
+            [
+                "expressions exact-match, old reading path (global threshold, contours, squash, argmax, "
+                "eval) with the seed model",
+                _fmt_pct(old.info["exact_match"]),
+                "",
+                "",
+            ]
+        )
     for row in (
         pair(
             "expressions exact-match (synthetic, all styles)",

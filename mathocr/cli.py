@@ -68,10 +68,17 @@ def _serve_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes sharing the port (default: one per CPU core, at most 4; 1 on Windows)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
-        default=8,
-        help="worker threads, i.e. requests solved at once (default: %(default)s)",
+        default=None,
+        help="request threads per process (default: 1 with several worker processes, where the work is "
+        "CPU-bound; 4 in a single process)",
     )
     p.add_argument(
         "--model",
@@ -91,45 +98,39 @@ def _serve_parser(p: argparse.ArgumentParser) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the drawing page and the JSON API with waitress, a production WSGI server.
 
-    waitress is pure Python and multi-threaded, so it runs the same on Linux, macOS and
-    Windows, and threads share the one model loaded per process (ONNX Runtime releases
-    the GIL while it computes).
+    waitress is pure Python, so it runs the same on Linux, macOS and Windows. Solving
+    holds the GIL most of the time, so on POSIX several worker processes share the
+    port (see :mod:`deploy.server`); each loads the model once.
     """
     import logging
 
     try:
-        import waitress
+        import waitress  # noqa: F401
 
-        from deploy import create_app
+        from deploy.server import default_workers, serve
     except ImportError as exc:
         raise MathOCRError(
             f"serving needs the 'serve' extra ({exc.name} is missing): pip install 'mathocr[serve]'"
         ) from exc
 
+    workers = default_workers() if args.workers is None else args.workers
+    threads = args.threads if args.threads is not None else (1 if workers > 1 else 4)
+    if workers < 1 or threads < 1:
+        raise MathOCRError("--workers and --threads must be at least 1")
+    if args.max_upload_mb <= 0:
+        raise MathOCRError("--max-upload-mb must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limit = int(args.max_upload_mb * 1024 * 1024)
     config: dict[str, object] = {"MAX_CONTENT_LENGTH": limit}
     if args.model:
         config["MATHOCR_MODEL"] = args.model
-    app = create_app(config)
-    print(
-        f"mathocr serving http://{args.host}:{args.port}/ with {args.threads} threads (Ctrl+C stops)",
-        file=sys.stderr,
-        flush=True,
-    )
-    # waitress buffers a whole body before the app sees it: cap it a little above Flask's
-    # limit (so the app still answers 413 as JSON) and keep it in memory, never in a temp file.
-    body_cap = 2 * limit + 1024 * 1024
-    waitress.serve(
-        app,
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        ident="mathocr",
-        max_request_body_size=body_cap,
-        inbuf_overflow=body_cap,
-    )
-    return 0
+    try:
+        return serve(
+            config, host=args.host, port=args.port, threads=threads, workers=workers,
+            max_body=2 * limit + 1024 * 1024,
+        )
+    except OSError as exc:
+        raise MathOCRError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
 
 
 COMMANDS.append(("serve", "serve the drawing page and JSON API over HTTP", _serve_parser, cmd_serve))

@@ -37,6 +37,7 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
     kinds = ("fit", "fit_budget", "symbols", "expressions", "cross_source", "transform", "predict_proba",
              "solve", "cold_start")
     assert {(k, c) for k in kinds for c in ("seed", "default")} <= seen
+    assert ("expressions_old_path", "seed") in seen
     host = data["machine_info"]["mathocr"]["host"]
     assert host["cpu_count"] and host["libraries"]["scikit-learn"]
 
@@ -51,6 +52,7 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
     seed_cell, default_cell = row.split("|")[2:4]
     assert "(×" not in seed_cell and "(×" in default_cell
     assert "## default vs seed" in report
+    assert "| expressions exact-match, old reading path" in report
     for png in ("accuracy_vs_latency.png", "per_class_accuracy.png", "latency_by_batch.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
         assert f"]({png})" in report

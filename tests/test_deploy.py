@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from PIL import Image, PngImagePlugin
 from werkzeug.datastructures import FileStorage
@@ -487,21 +488,43 @@ def test_serve_command_passes_options_to_waitress(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(app=app, **kw))
-    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "8123", "--threads", "3"]) == 0
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "8123", "--threads", "3", "--workers", "1"]) == 0
     assert (seen["host"], seen["port"], seen["threads"]) == ("0.0.0.0", 8123, 3)
     assert seen["app"].extensions["mathocr"].model == (ENV_MODEL or "bundled default")
     # Bodies stay in memory: waitress's temp-file threshold is its body cap.
     assert seen["inbuf_overflow"] == seen["max_request_body_size"] > DEFAULT_MAX_UPLOAD_BYTES
     args = cli.build_parser().parse_args(["serve"])
-    assert (args.host, args.port, args.threads, args.model) == ("127.0.0.1", 8000, 8, None)
+    defaults = (args.host, args.port, args.threads, args.workers, args.model)
+    assert defaults == ("127.0.0.1", 8000, None, None, None)
+
+
+@pytest.mark.parametrize("option", [["--workers", "0"], ["--threads", "0"], ["--max-upload-mb", "-1"]])
+def test_serve_command_rejects_bad_options(option, capsys):
+    from mathocr import cli
+
+    assert cli.main(["serve", *option]) == 2
+    assert "must be" in capsys.readouterr().err
 
 
 def test_serve_command_reports_a_bad_model(tmp_path, capsys):
     from mathocr import cli
 
-    assert cli.main(["serve", "--model", str(tmp_path / "nope.joblib")]) == 2
+    assert cli.main(["serve", "--workers", "1", "--model", str(tmp_path / "nope.joblib")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mathocr serve: error:") and "Traceback" not in err
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="worker processes need os.fork")
+def test_serve_workers_report_a_bad_model_and_exit(tmp_path):
+    """Every worker fails to load the model: one clear error, exit status 2, no hang."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mathocr", "serve", "--workers", "2", "--port", str(_free_port()),
+         "--model", str(tmp_path / "nope.joblib")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "mathocr serve: error:" in proc.stderr and "nope.joblib" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def _free_port() -> int:
@@ -510,11 +533,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_mathocr_serve_end_to_end():
-    """`python -m mathocr serve` answers over real HTTP with waitress."""
+@pytest.mark.parametrize("workers", [1, 2] if hasattr(os, "fork") else [1])
+def test_mathocr_serve_end_to_end(workers):
+    """`python -m mathocr serve` answers over real HTTP with waitress, in one process or several."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mathocr", "serve", "--port", str(port), "--threads", "2"],
+        [sys.executable, "-m", "mathocr", "serve", "--port", str(port), "--threads", "2",
+         "--workers", str(workers)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -542,6 +567,31 @@ def test_mathocr_serve_end_to_end():
             urllib.request.urlopen(base + "/missing", timeout=5)
         except urllib.error.HTTPError as e:
             assert e.code == 404 and json.load(e)["error"]["code"] == "not_found"
+        if workers > 1:
+            _check_workers_are_replaced(proc.pid, workers, base, req)
     finally:
+        children = psutil.Process(proc.pid).children() if proc.poll() is None else []
         proc.terminate()
         proc.wait(timeout=10)
+        # Stopping the server stops its workers too: none is left serving the port.
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive
+
+
+def _check_workers_are_replaced(pid: int, workers: int, base: str, req: urllib.request.Request) -> None:
+    """A worker that dies (killed, out of memory) is replaced and the server keeps answering."""
+    parent = psutil.Process(pid)
+    before = parent.children()
+    assert len(before) == workers
+    before[0].kill()
+    before[0].wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while True:
+        now = parent.children()
+        if len(now) == workers and before[0].pid not in {c.pid for c in now}:
+            break
+        assert time.monotonic() < deadline, "the dead worker was not replaced"
+        time.sleep(0.1)
+    for _ in range(4):
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert json.load(r)["value"] == "15"

@@ -204,3 +204,23 @@ def test_binarize_and_ink_signal():
     assert mask.sum() == 80 and mask[20, 30]
     signal, dark = ink_signal(Image.fromarray(page).convert("RGB"))
     assert dark and signal[20, 30] > 200 and signal[0, 0] == 0
+
+
+def test_connected_matches_scipy_on_random_graphs():
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from mathocr.segmentation import _connected
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 30, 120):
+        for density in (0.0, 0.02, 0.1, 0.5):
+            a = rng.random((n, n)) < density
+            a = a | a.T
+            k, lab = _connected(a)
+            k_ref, lab_ref = connected_components(csr_matrix(a), directed=False)
+            assert k == k_ref
+            # Same partition, whatever the numbering.
+            assert len(set(zip(lab.tolist(), lab_ref.tolist(), strict=True))) == k
+    chain = np.eye(200, k=1, dtype=bool) | np.eye(200, k=-1, dtype=bool)
+    assert _connected(chain)[0] == 1
