@@ -108,8 +108,14 @@ def _configs() -> dict[str, BenchConfig]:
         else BenchConfig(
             "augment",
             "default",
-            {"clf__augment": 0.3, "clf__epochs": VARIANT_EPOCHS},
-            "training-time distortion (rotation, shear, zoom, shift, thicker strokes) at strength 0.3",
+            {"clf__augment": 1.0, "clf__epochs": VARIANT_EPOCHS},
+            "training-time distortion (whole-pixel shifts, thicker strokes)",
+        ),
+        BenchConfig(
+            "warp",
+            "default",
+            {"clf__augment": 1.0, "clf__warp": 1.0, "clf__epochs": VARIANT_EPOCHS},
+            "sub-pixel distortion too (rotation, shear, zoom): what it does to the slashes",
         ),
         BenchConfig(
             "narrow",

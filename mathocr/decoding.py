@@ -32,6 +32,11 @@ SMALL_SYMBOL = (0.35, 0.65)
 :data:`SMALL_DIGIT_LOG_PRIOR` (at 0.35 and below): a dot, a minus, a small ``+``."""
 
 SMALL_DIGIT_LOG_PRIOR = float(np.log(1e-3))
+OBELUS_LOG_PRIOR = float(np.log(1e-3))
+"""Log-prior of every class but ``/`` for a mark whose parts are a bar between two dots
+(``÷``): three separate marks in that arrangement are no digit, plus, minus or times,
+however the classifier sees the merged crop (thick dots close to the bar look like ``+``)."""
+_SLASH = CLASSES.index("/")
 """Log-prior of a digit for the smallest marks (soft: a confident digit still wins)."""
 
 
@@ -95,9 +100,12 @@ def align_columns(proba: np.ndarray, classes: Sequence) -> np.ndarray:
 
 
 def geometry_log_prior(
-    boxes: Sequence[Sequence[float]], line_height: float, small: tuple[float, float] = SMALL_SYMBOL
+    boxes: Sequence[Sequence[float]],
+    line_height: float,
+    small: tuple[float, float] = SMALL_SYMBOL,
+    flags: Sequence[Sequence[str]] | None = None,
 ) -> np.ndarray:
-    """Log-prior of each class for each box, from its size relative to the line.
+    """Log-prior of each class for each box, from its size relative to the line and its shape.
 
     Parameters
     ----------
@@ -107,6 +115,9 @@ def geometry_log_prior(
     small : (low, high)
         Relative sizes between which the digits' log-prior ramps from
         :data:`SMALL_DIGIT_LOG_PRIOR` up to 0.
+    flags : sequence of sequences of str, optional
+        Shape remarks per box (:attr:`mathocr.segmentation.Segment.flags`); ``"obelus"``
+        makes every class but ``/`` :data:`OBELUS_LOG_PRIOR` less likely.
 
     Returns
     -------
@@ -125,6 +136,11 @@ def geometry_log_prior(
     lo, hi = small
     ramp = np.clip((hi - size) / (hi - lo), 0.0, 1.0) * SMALL_DIGIT_LOG_PRIOR
     prior[:, _DIGIT_COLS] = ramp[:, None]
+    for i, remarks in enumerate(flags or ()):
+        if "obelus" in remarks:
+            slash = prior[i, _SLASH]
+            prior[i] += OBELUS_LOG_PRIOR
+            prior[i, _SLASH] = slash
     return prior
 
 

@@ -58,7 +58,8 @@ class Segment:
     line : int
         Index of the text line it belongs to (0 for single-line images).
     flags : tuple of str
-        Shape remarks: ``"equals"`` (two stacked bars), ``"tall"``, ``"wide"``.
+        Shape remarks: ``"equals"`` (two stacked bars), ``"obelus"`` (a bar between two
+        dots, ``÷``), ``"tall"``, ``"wide"``.
     """
 
     box: tuple[int, int, int, int]
@@ -435,6 +436,25 @@ def _is_equals(part_boxes: np.ndarray) -> bool:
     return flat and similar and stacked
 
 
+def _is_obelus(part_boxes: np.ndarray) -> bool:
+    """A flat bar with one small mark above it and one below, within its span: ``÷``."""
+    if len(part_boxes) != 3:
+        return False
+    w = part_boxes[:, 2] - part_boxes[:, 0]
+    h = part_boxes[:, 3] - part_boxes[:, 1]
+    bar = int(np.argmax(w))
+    if w[bar] < 2.0 * h[bar]:
+        return False
+    dots = [i for i in range(3) if i != bar]
+    bx0, by0, bx1, by1 = part_boxes[bar]
+    small = all(max(w[i], h[i]) <= 0.6 * w[bar] for i in dots)
+    centres = [(part_boxes[i, 0] + part_boxes[i, 2]) / 2.0 for i in dots]
+    within = all(bx0 <= c <= bx1 for c in centres)
+    above = sum(part_boxes[i, 3] <= by0 + 0.5 * h[bar] for i in dots)
+    below = sum(part_boxes[i, 1] >= by1 - 0.5 * h[bar] for i in dots)
+    return small and within and above == 1 and below == 1
+
+
 # ---------------------------------------------------------------------------- segment
 
 
@@ -532,6 +552,8 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
         flags = []
         if _is_equals(pb):
             flags.append("equals")
+        elif _is_obelus(pb):
+            flags.append("obelus")
         if bh > 1.8 * line_h:
             flags.append("tall")
         if (bw > 1.6 * line_h and bh > 0.5 * line_h) or bw > 2.5 * line_h:

@@ -325,7 +325,8 @@ class Solver:
         if not segments:
             return Solution.failure(EmptyExpressionError("no symbols found in the image"), (), warnings)
 
-        prior = geometry_log_prior([s.box for s in segments], seg.line_height)
+        boxes, flags = [s.box for s in segments], [s.flags for s in segments]
+        prior = geometry_log_prior(boxes, seg.line_height, flags=flags)
         decoded = decode(proba, prior)
         picks = zip(decoded.symbols, decoded.confidences, segments, strict=True)
         tokens = [Token(sym, conf, s.box) for sym, conf, s in picks]

@@ -8,7 +8,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mathocr.estimator import SymbolClassifier
+from mathocr.estimator import RandomDistortion, SymbolClassifier
 from mathocr.preprocessing import Binarize, Normalize
 
 # Checks a small neural network cannot pass, and why. Everything else in
@@ -125,13 +125,53 @@ def test_onnx_export_matches_keras(tiny_pipeline, symbol_set):
 def test_augmentation_is_training_only(symbols28):
     import keras
 
-    from mathocr.estimator import RandomDistortion
-
     X, _ = symbols28
-    layer = RandomDistortion()
+    layer = RandomDistortion(seed=0)
     x = X[:4, ..., None]
     np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
     warped = np.asarray(layer(x, training=True))
     assert warped.shape == x.shape and not np.allclose(warped, x)
     config = keras.saving.serialize_keras_object(layer)
     assert keras.saving.deserialize_keras_object(config).shear == layer.shear
+
+
+def test_without_warp_images_are_only_shifted_by_whole_pixels(symbols28):
+    X, _ = symbols28
+    x = X[:16, ..., None].astype(np.float32)
+    plain = RandomDistortion(rotation=0, shear=0, zoom=0, shift=0.1, stroke=0.0, seed=1)
+    out = np.asarray(plain(x, training=True))
+    shifted = 0
+    for i in range(16):
+        # Every value is one of the image's own: no interpolation, no rotation, no zoom.
+        found = [
+            (dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+            if np.allclose(out[i, ..., 0], _shift(x[i, ..., 0], dy, dx), atol=1e-6)
+        ]
+        assert found, f"image {i} was warped"
+        shifted += found[0] != (0, 0)
+    assert shifted >= 8
+    # With rotation and zoom the images are resampled: values between the pixels' own.
+    warped = np.asarray(RandomDistortion(stroke=0.0, seed=1)(x, training=True))
+    assert any(not np.isin(warped[i], x[i]).all() for i in range(16))
+
+
+def _shift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(img)
+    h, w = img.shape
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = img[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def test_augmented_training_leaves_the_network_alone(symbols28):
+    X, y = symbols28
+    clf = SymbolClassifier(**{**TINY, "augment": 1.0, "warp": 0.5, "epochs": 2})
+    clf.fit(X, y)
+    assert not any(isinstance(layer, RandomDistortion) for layer in clf.model_.layers)
+    assert "train_step" not in vars(clf.model_)  # the fit-time step is gone again
+    assert clf.predict_proba(X[:3]).shape == (3, len(clf.classes_))
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.predict_proba(X[:8]), clf.predict_proba(X[:8]), atol=1e-6)
+    with pytest.raises(ValueError, match="warp must be"):
+        SymbolClassifier(**{**TINY, "warp": -1}).fit(X, y)

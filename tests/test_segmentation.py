@@ -105,7 +105,20 @@ def test_obelus_is_one_symbol():
     seg = segment(page)
     assert len(seg.segments) == 3
     assert seg.segments[1].parts == 3
+    assert seg.segments[1].flags == ("obelus",)
+    assert "obelus" not in seg.segments[0].flags + seg.segments[2].flags
     assert_boxes_close(boxes_of(seg), expected, tol=4)
+
+
+def test_obelus_shape_needs_a_bar_between_two_dots():
+    from mathocr.segmentation import _is_obelus
+
+    dot_bar_dot = np.array([[10, 0, 16, 6], [0, 10, 26, 14], [10, 18, 16, 24]])
+    assert _is_obelus(dot_bar_dot)
+    assert not _is_obelus(dot_bar_dot[:2])                                   # one dot: no
+    assert not _is_obelus(np.array([[10, 0, 16, 6], [0, 10, 26, 14], [10, 2, 16, 8]]))  # both above
+    assert not _is_obelus(np.array([[40, 0, 46, 6], [0, 10, 26, 14], [10, 18, 16, 24]]))  # off the bar
+    assert not _is_obelus(np.array([[10, 0, 16, 6], [0, 10, 12, 22], [10, 18, 16, 24]]))  # no flat bar
 
 
 def test_cross_in_two_strokes_and_broken_stroke_are_merged():

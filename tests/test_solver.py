@@ -156,6 +156,18 @@ def test_grammar_correction_and_low_confidence_are_warned():
     assert any("low confidence (0.30)" in w for w in sol.warnings)
 
 
+def test_bar_between_two_dots_is_read_as_division():
+    # The classifier sees a "+" in the merged crop; its three parts say otherwise.
+    plus = np.full(14, 0.002)
+    plus[CLASSES.index("+")], plus[CLASSES.index("/")] = 0.97, 0.005
+    scripted = ScriptedClassifier([one_hot("8"), plus, one_hot("2")])
+    sol = Solver(scripted).solve(draw_page("1÷1")[0])
+    assert sol.expression == "8/2" and sol.value == 4
+    # The same probabilities on a "+" drawn as a plus stay a plus.
+    sol = Solver(ScriptedClassifier([one_hot("8"), plus, one_hot("2")])).solve(draw_page("1+1")[0])
+    assert sol.expression == "8+2"
+
+
 def test_small_mark_is_not_read_as_a_digit():
     row = np.full(14, 0.01)
     row[CLASSES.index("4")], row[CLASSES.index("*")] = 0.5, 0.38
