@@ -165,19 +165,22 @@ def load_run(port: int, per_client: int, images: dict[str, bytes]) -> dict:
         finally:
             conn.close()
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=300)
     wall = time.perf_counter() - t0
+    client_cpu = time.process_time() - cpu0
     lat = np.array(latencies) * 1000
     return {
         "requests": len(latencies),
         "failures": failures,
         "answers": answers,
         "wall_s": wall,
+        # The clients run on the same cores as the server: what they take, it does not get.
+        "client_cpu_ms_per_request": 1000 * client_cpu / max(len(latencies), 1),
         "throughput_rps": len(latencies) / wall if wall else 0.0,
         "p50_ms": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "p99_ms": float(np.percentile(lat, 99)) if lat.size else float("nan"),
@@ -267,6 +270,8 @@ def _concurrent(benchmark, server: Server, images: dict[str, bytes]) -> dict:
         "p50_ms": float(np.median(lat)),
         "p99_ms": float(max(r["p99_ms"] for r in runs)),
         "throughput_rps": float(np.mean([r["throughput_rps"] for r in runs])),
+        "client_cpu_ms_per_request": round(float(np.mean([r["client_cpu_ms_per_request"] for r in runs])), 2),
+        "cpu_count": os.cpu_count(),
         "rss_mb_after_warmup": max(rss),
         "rss_mb_per_process": " ".join(f"{x:g}" for x in rss),
         "server_ready_s": round(server.ready_s, 3),

@@ -138,7 +138,7 @@ def test_augmentation_is_training_only(symbols28):
 def test_without_warp_images_are_only_shifted_by_whole_pixels(symbols28):
     X, _ = symbols28
     x = X[:16, ..., None].astype(np.float32)
-    plain = RandomDistortion(rotation=0, shear=0, zoom=0, shift=0.1, stroke=0.0, seed=1)
+    plain = RandomDistortion(rotation=0, shear=0, zoom=0, shift=0.1, render=0.0, stroke=0.0, seed=1)
     out = np.asarray(plain(x, training=True))
     shifted = 0
     for i in range(16):
@@ -151,8 +151,25 @@ def test_without_warp_images_are_only_shifted_by_whole_pixels(symbols28):
         shifted += found[0] != (0, 0)
     assert shifted >= 8
     # With rotation and zoom the images are resampled: values between the pixels' own.
-    warped = np.asarray(RandomDistortion(stroke=0.0, seed=1)(x, training=True))
+    warped = np.asarray(RandomDistortion(render=0.0, stroke=0.0, seed=1)(x, training=True))
     assert any(not np.isin(warped[i], x[i]).all() for i in range(16))
+
+
+def test_redrawing_keeps_the_symbol_and_changes_its_pen(symbols28):
+    X, _ = symbols28
+    x = X[:16, ..., None].astype(np.float32)
+    redraw = RandomDistortion(rotation=0, shear=0, zoom=0, shift=0, render=1.0, stroke=0.0, seed=2)
+    out = np.asarray(redraw(x, training=True))
+    assert out.shape == x.shape and out.min() >= 0.0 and out.max() <= 1.0
+    for i in range(16):
+        if x[i].max() == 0:
+            continue
+        assert not np.allclose(out[i], x[i])
+        # Same symbol in the same place: the ink overlaps.
+        assert np.corrcoef(out[i].ravel(), x[i].ravel())[0, 1] > 0.6
+    # One-pixel-high "images" (scikit-learn's tables) pass through too.
+    table = np.random.default_rng(0).random((4, 1, 9, 1)).astype(np.float32)
+    assert np.asarray(redraw(table, training=True)).shape == table.shape
 
 
 def _shift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
