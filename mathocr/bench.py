@@ -454,6 +454,7 @@ def run_suite(
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "benchmark.json"
+    json_path.unlink(missing_ok=True)  # a run that stops early must not report the previous run's figures
     cmd = suite_command(json_path, quick=quick, configs=configs, data_dir=data_dir, pytest_args=pytest_args)
     started = _dt.datetime.now(_dt.UTC)
     t = time.perf_counter()
@@ -468,11 +469,15 @@ def run_suite(
         "quick": quick,
     }
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-    if json_path.is_file():
-        report = write_report(json_path, out, http_json=http_json, run=run)
-        readme = benchmarks_dir() / "README.md"
-        if not quick and out.resolve() == (benchmarks_dir() / "results").resolve() and readme.is_file():
-            update_readme(readme, report)
+    if not json_path.is_file() or json_path.stat().st_size == 0:
+        # pytest stopped before any benchmark ran (it said why above).
+        print(f"no benchmark ran (pytest exit status {rc}); no report written", file=sys.stderr)
+        json_path.unlink(missing_ok=True)
+        return rc or 1
+    report = write_report(json_path, out, http_json=http_json, run=run)
+    readme = benchmarks_dir() / "README.md"
+    if not quick and out.resolve() == (benchmarks_dir() / "results").resolve() and readme.is_file():
+        update_readme(readme, report)
     return rc
 
 
@@ -804,10 +809,13 @@ def _headline_lines(f: _Figures) -> list[str]:
             )
     old = f.find("expressions_old_path", "seed")
     if old is not None:
+        # Merged in from a separate run of that benchmark alone (same images, same seeds).
+        second = old.info.get("measured_in_a_second_run")
+        when = f" (measured in a second run, {second[:16]})" if second else ""
         rows.append(
             [
                 "expressions exact-match, old reading path (global threshold, contours, squash, argmax, "
-                "eval) with the seed model",
+                "eval) with the seed model" + when,
                 _fmt_pct(old.info["exact_match"]),
                 "",
                 "",

@@ -375,6 +375,12 @@ class SymbolClassifier(KerasClassifier):
             X = X.reshape(X.shape[0], 1, X.shape[1])
         return X, y
 
+    def predict_proba(self, X, **kwargs):
+        """Class probabilities, shape ``(n_samples, n_classes)`` (one row per image)."""
+        proba = np.asarray(super().predict_proba(X, **kwargs))
+        # scikeras squeezes the result: one image would come back as a 1-D array.
+        return proba.reshape(len(X), -1) if proba.ndim == 1 else proba
+
     def _predict_raw(self, X, **kwargs):
         # Keras' Model.predict builds a tf.data pipeline per call (~100 ms for 8
         # images); predict_on_batch runs the compiled function directly (~3 ms).

@@ -28,6 +28,17 @@ def test_unknown_config_is_a_usage_error(capsys, tmp_path):
     assert "unknown benchmark config" in capsys.readouterr().err
 
 
+def test_missing_data_is_a_clear_error_and_no_stale_report(capfd, tmp_path):
+    (tmp_path / "benchmark.json").write_text('{"benchmarks": []}')  # a previous run's figures
+    missing = str(tmp_path / "nope")
+    rc = main(["bench", "--data-dir", missing, "--configs", "default", "--output", str(tmp_path)])
+    captured = capfd.readouterr()
+    said = captured.out + captured.err
+    assert rc != 0 and "Traceback" not in said
+    assert "no data directory" in said and "no report written" in captured.err
+    assert not (tmp_path / "benchmark.json").exists() and not (tmp_path / "report.md").exists()
+
+
 @pytest.mark.slow
 def test_bench_quick_writes_report_and_plots(tmp_path):
     assert main(["bench", "--quick", "--output", str(tmp_path)]) == 0

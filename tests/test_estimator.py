@@ -92,6 +92,16 @@ def test_pickle_round_trip_same_predictions(tiny_pipeline, symbol_set):
     np.testing.assert_allclose(again.predict_proba(X28), clf.predict_proba(X28), atol=1e-6)
 
 
+def test_one_image_gets_one_row_of_probabilities(tiny_pipeline, symbol_set):
+    from mathocr.pipeline import to_inference
+
+    X, _ = symbol_set
+    for pipe in (tiny_pipeline, to_inference(tiny_pipeline)):
+        proba = pipe.predict_proba(X[:1])
+        assert proba.shape == (1, len(pipe.classes_))
+        assert pipe.predict(X[:1]).shape == (1,)
+
+
 def test_clone_is_unfitted_with_same_params(tiny_pipeline):
     c = clone(tiny_pipeline[-1])
     assert c.get_params() == tiny_pipeline[-1].get_params()
