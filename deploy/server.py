@@ -2,8 +2,8 @@
 
 Why several: solving an image is mostly Python and numpy work that holds the GIL, so
 one process uses about one core however many threads it has. Measured on the 2-core
-reference machine with 8 concurrent clients: one process answered ~100 requests/s
-(p50 ~75 ms); two processes on one socket ~250 requests/s (p50 ~30 ms). waitress has
+reference machine with 8 concurrent clients: one process answered 107 requests/s
+(p50 79 ms); two processes on one socket 229 requests/s (p50 30 ms). waitress has
 no process manager of its own, so this module forks the workers (POSIX only), gives
 each its own app (the model is loaded after the fork: ONNX Runtime sessions must not
 cross a fork), restarts a worker that dies, and stops them all on SIGTERM or Ctrl+C.
