@@ -3,9 +3,10 @@
 What the old project did with an image: one global threshold (dark ink on light paper
 assumed), outer contours (here: 8-connected components, which give the same boxes),
 left to right, each box squashed to 28x28 and classified, the argmax of each joined into
-a string and handed to ``eval``. It is used with the ``seed`` model, on the very
+a string and evaluated (the old app used ``eval``; here mathocr's own exact evaluator
+stands in, so nothing in the project calls ``eval``: the value differs only where
+``eval`` would have rounded a float). It is used with the ``seed`` model, on the very
 synthetic images the new solver reads, so the two exact-match rates compare.
-``eval`` only ever sees strings of digits and ``+-*/`` built here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+
+from mathocr.errors import ExpressionError
+from mathocr.expression import evaluate
 
 THRESHOLD = 127
 
@@ -32,8 +36,6 @@ def old_expression(pipe: Any, image: np.ndarray) -> tuple[str, Fraction | None]:
     proba = pipe.predict_proba(crops)
     text = "".join(str(pipe.classes_[i]) for i in np.argmax(proba, axis=1))
     try:
-        # The old design's evaluation; `text` holds only digits and + - * /.
-        value = eval(text, {"__builtins__": {}})
-        return text, Fraction(value).limit_denominator(10**6)
-    except Exception:  # SyntaxError, ZeroDivisionError: the old app answered an error
+        return text, evaluate(text)
+    except ExpressionError:  # malformed, or a division by zero: the old app answered an error
         return text, None

@@ -24,6 +24,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import waitress
+
+from .app import create_app
+
 __all__ = ["default_workers", "serve"]
 
 STARTUP_FAILED = 2
@@ -98,10 +102,6 @@ def serve(
     OSError
         The address is in use or cannot be bound.
     """
-    import waitress
-
-    from .app import create_app
-
     options = _waitress_options(threads, max_body)
     if workers <= 1 or not hasattr(os, "fork"):
         app = create_app(config)

@@ -105,8 +105,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
     try:
-        import waitress  # noqa: F401
-
         from deploy.server import default_workers, serve
     except ImportError as exc:
         raise MathOCRError(

@@ -32,12 +32,13 @@ SMALL_SYMBOL = (0.35, 0.65)
 :data:`SMALL_DIGIT_LOG_PRIOR` (at 0.35 and below): a dot, a minus, a small ``+``."""
 
 SMALL_DIGIT_LOG_PRIOR = float(np.log(1e-3))
+"""Log-prior of a digit for the smallest marks (soft: a confident digit still wins)."""
+
 OBELUS_LOG_PRIOR = float(np.log(1e-3))
 """Log-prior of every class but ``/`` for a mark whose parts are a bar between two dots
 (``÷``): three separate marks in that arrangement are no digit, plus, minus or times,
 however the classifier sees the merged crop (thick dots close to the bar look like ``+``)."""
 _SLASH = CLASSES.index("/")
-"""Log-prior of a digit for the smallest marks (soft: a confident digit still wins)."""
 
 
 @dataclass

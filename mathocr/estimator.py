@@ -221,7 +221,7 @@ class SymbolClassifier(KerasClassifier):
         Hidden dense layers.
     dropout : float, default=0.25
     batch_norm : bool, default=True
-    augment : float, default=0.0
+    augment : float, default=1.0
         Strength of the random distortion of training images (:class:`RandomDistortion`):
         at 1.0, shifts up to 8% of the side (2 pixels), half the images drawn again
         with a pen of random width and smooth edges, and strokes thickened by one or two
@@ -235,7 +235,7 @@ class SymbolClassifier(KerasClassifier):
     padding : {"same", "valid"}, default="same"
     learning_rate : float, default=2e-3
         Peak learning rate of Adam; it decays to zero along a cosine over training.
-    epochs : int, default=10
+    epochs : int, default=13
     batch_size : int, default=128
     random_state : int, default=0
     verbose : int, default=0
@@ -256,11 +256,11 @@ class SymbolClassifier(KerasClassifier):
         dense: Sequence[int] = (128,),
         dropout: float = 0.25,
         batch_norm: bool = True,
-        augment: float = 0.0,
+        augment: float = 1.0,
         warp: float = 0.0,
         padding: str = "same",
         learning_rate: float = 2e-3,
-        epochs: int = 10,
+        epochs: int = 13,
         batch_size: int = 128,
         random_state: int | None = 0,
         verbose: int = 0,

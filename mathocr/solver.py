@@ -37,10 +37,10 @@ from .segmentation import MAX_SIDE, Segmentation, segment
 from .symbols import CLASSES
 
 LOW_CONFIDENCE = 0.5
-
-# No re-weighting by default: the bundled model's probabilities are used as they are.
-CLASS_WEIGHTS: dict[str, float] = {}
 """Tokens whose probability is below this are reported in the warnings."""
+
+CLASS_WEIGHTS: dict[str, float] = {}
+"""No re-weighting by default: the bundled model's probabilities are used as they are."""
 
 
 @dataclass

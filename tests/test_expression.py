@@ -181,11 +181,6 @@ def test_formats(value, exact, decimal):
     assert format_decimal(value) == decimal
 
 
-# The benchmarks' rebuild of the design mathocr replaced, measured as its baseline: it
-# calls eval on purpose, on strings it builds from digits and + - * / only.
-EVAL_ALLOWED = {"benchmarks/old_design.py"}
-
-
 def test_the_package_never_calls_eval():
     forbidden = re.compile(r"(?<![\w.])" + "ev" + r"al\s*\(")
     root = Path(__file__).resolve().parents[1]
@@ -196,7 +191,7 @@ def test_the_package_never_calls_eval():
         for p in (root / folder).rglob("*.py")
         if forbidden.search(p.read_text(encoding="utf-8"))
     ]
-    assert set(offenders) <= EVAL_ALLOWED, offenders
+    assert offenders == []
 
 
 # ---------------------------------------------------------------- decoding
