@@ -84,12 +84,15 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.args = list(args)
+        # A file, not a pipe: nobody reads a pipe while the load runs, and a server
+        # that fills it (a log line per request) would block mid-benchmark.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, *args, "--port", str(self.port)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
             text=True,
         )
         self.ready_s = self._wait_ready()
@@ -104,11 +107,15 @@ class Server:
             except OSError:
                 pass
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read()[-2000:]}")
+                raise RuntimeError(f"server exited: {self.stderr()[-2000:]}")
             if time.perf_counter() > deadline:
                 self.stop()
                 raise RuntimeError("server did not become ready")
             time.sleep(0.02)
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
 
     def rss_mb(self) -> float:
         """Resident memory of the largest server process (the workers when there are several)."""
@@ -125,6 +132,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 def post(conn: http.client.HTTPConnection, body: bytes, content_type: str) -> tuple[int, dict, float]:

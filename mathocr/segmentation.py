@@ -111,10 +111,11 @@ def _block_extremes(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per k x k block minimum and maximum of a 2-D array (a ragged edge is dropped)."""
     hb, wb = max(1, a.shape[0] // k), max(1, a.shape[1] // k)
     kh, kw = min(k, a.shape[0]), min(k, a.shape[1])
-    # Reduce along the contiguous axis first: much faster than one 2-axis reduction.
-    rows = a[: hb * kh, : wb * kw].reshape(hb * kh, wb, kw)
-    lo = rows.min(axis=2).reshape(hb, kh, wb).min(axis=1)
-    hi = rows.max(axis=2).reshape(hb, kh, wb).max(axis=1)
+    # Across the k rows of a block first: whole contiguous rows at a time, so the
+    # reduction over k-wide runs is left for an array k times smaller.
+    bands = a[: hb * kh, : wb * kw].reshape(hb, kh, wb * kw)
+    lo = bands.min(axis=1).reshape(hb, wb, kw).min(axis=2)
+    hi = bands.max(axis=1).reshape(hb, wb, kw).max(axis=2)
     return lo.astype(np.float32), hi.astype(np.float32)
 
 
@@ -188,7 +189,7 @@ def ink_signal(image: np.ndarray) -> tuple[np.ndarray, bool]:
     # with strokes thinner than the window erased and shadow edges kept.
     morph = ndimage.grey_closing if dark_ink else ndimage.grey_opening
     per_channel = () if img.ndim == 2 else (1,)
-    closed = morph(_block_means(img, k), size=(5, 5, *per_channel), mode="nearest")
+    closed = morph(means if img is lum else _block_means(img, k), size=(5, 5, *per_channel), mode="nearest")
     bg = ndimage.uniform_filter(closed, (3, 3, *per_channel), mode="nearest")
     # Even paper (a canvas export, a scan) is one level: upsampling the block map
     # to full size would cost more than the rest of this function.
@@ -215,8 +216,12 @@ def ink_signal(image: np.ndarray) -> tuple[np.ndarray, bool]:
 def _threshold(signal: np.ndarray) -> tuple[float, float]:
     """Return (threshold, ink level) for an ink signal."""
     sub = signal[::2, ::2] if signal.size > 40_000 else signal
-    med = float(np.median(sub))
-    mad = float(np.median(np.abs(sub - med)))
+    if 2 * np.count_nonzero(sub) < sub.size:
+        # Mostly clean paper (signal >= 0): the median and its deviation are exactly 0.
+        med = mad = 0.0
+    else:
+        med = float(np.median(sub))
+        mad = float(np.median(np.abs(sub - med)))
     noise = med + 6.0 * 1.4826 * mad
     floor = max(noise, _MIN_CONTRAST)
     cand = sub[sub > floor]
@@ -256,15 +261,22 @@ def binarize(image: np.ndarray) -> np.ndarray:
 
 
 def _components(mask: np.ndarray):
-    labels, n = ndimage.label(mask, structure=_EIGHT)
-    if n == 0:
-        return labels, n, np.zeros((0, 4), int), np.zeros(0), np.zeros(0)
-    slices = ndimage.find_objects(labels)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return np.zeros(mask.shape, np.int32), 0, np.zeros((0, 4), int), np.zeros(0), np.zeros(0)
+    # Label only the inked rectangle: on a typical page that is under half of it,
+    # and labelling and finding boxes cost in proportion to the area scanned.
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    labels = np.zeros(mask.shape, np.int32)
+    labels[r0:r1, c0:c1], n = ndimage.label(mask[r0:r1, c0:c1], structure=_EIGHT)
+    slices = ndimage.find_objects(labels[r0:r1, c0:c1])
     boxes = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], dtype=np.int64)
-    area = np.bincount(labels[mask], minlength=n + 1)[1:].astype(np.float64)
-    inner = np.zeros_like(mask)
-    inner[1:-1, 1:-1] = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
-    perim = np.bincount(labels[mask & ~inner], minlength=n + 1)[1:].astype(np.float64)
+    boxes += [c0, r0, c0, r0]
+    sub, lab = mask[r0:r1, c0:c1], labels[r0:r1, c0:c1]
+    area = np.bincount(lab[sub], minlength=n + 1)[1:].astype(np.float64)
+    inner = np.zeros_like(sub)  # the rectangle's edge is never inside a mark
+    inner[1:-1, 1:-1] = sub[1:-1, 1:-1] & sub[:-2, 1:-1] & sub[2:, 1:-1] & sub[1:-1, :-2] & sub[1:-1, 2:]
+    perim = np.bincount(lab[sub & ~inner], minlength=n + 1)[1:].astype(np.float64)
     # A stroke of width w and length L has area wL and ~2L edge pixels.
     width = 2.0 * area / np.maximum(perim, 1.0)
     return labels, n, boxes, area, width
