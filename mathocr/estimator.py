@@ -235,7 +235,7 @@ class SymbolClassifier(KerasClassifier):
     padding : {"same", "valid"}, default="same"
     learning_rate : float, default=2e-3
         Peak learning rate of Adam; it decays to zero along a cosine over training.
-    epochs : int, default=13
+    epochs : int, default=12
     batch_size : int, default=128
     random_state : int, default=0
     verbose : int, default=0
@@ -260,7 +260,7 @@ class SymbolClassifier(KerasClassifier):
         warp: float = 0.0,
         padding: str = "same",
         learning_rate: float = 2e-3,
-        epochs: int = 13,
+        epochs: int = 12,
         batch_size: int = 128,
         random_state: int | None = 0,
         verbose: int = 0,

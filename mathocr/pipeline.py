@@ -35,7 +35,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "clf__batch_norm": True,
         "clf__augment": 1.0,
         "clf__warp": 0.0,
-        "clf__epochs": 13,
+        "clf__epochs": 12,
         "clf__batch_size": 128,
         "clf__learning_rate": 2e-3,
     },

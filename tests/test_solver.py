@@ -264,7 +264,7 @@ def test_bundled_model_reads_synthetic_expressions(bundled_solver, data_dir):
     items = make_expression_set(64, styles=styles, seed=2024, data_dir=data_dir)
     sols = bundled_solver.solve_many([it.image for it in items])
     exact = np.mean([s.expression == it.expression for s, it in zip(sols, items, strict=True)])
-    # A regression guard: the bundled model reads 62 of these 64; the 97% target over
+    # A regression guard: the bundled model reads 60 of these 64; the 97% target over
     # every style is tracked by the benchmark report (benchmarks/results/report.md).
     assert exact >= 0.85
     for s, it in zip(sols, items, strict=True):
