@@ -2,9 +2,9 @@
 
 Why several: solving an image is mostly Python and numpy work that holds the GIL, so
 one process uses about one core however many threads it has. Measured on the 2-core
-reference machine with 8 concurrent clients: one process answered 107 requests/s
-(p50 79 ms); two processes on one socket, with connections balanced between them
-(:class:`_Balance`), about 360 requests/s (p50 21 ms). waitress has no process manager
+reference machine with 8 concurrent clients: one process answered 126 requests/s
+(p50 59 ms); two processes on one socket, with connections balanced between them
+(:class:`_Balance`), 399 requests/s (p50 20 ms). waitress has no process manager
 of its own, so this module forks the workers (POSIX only), gives each its own app (the
 model is loaded after the fork: ONNX Runtime sessions must not cross a fork), restarts
 a worker that dies, and stops them all on SIGTERM or Ctrl+C.
@@ -74,8 +74,8 @@ class _Balance:
     whichever asks first, so a keep-alive client stays with a worker picked at
     random: measured with 8 clients on 2 workers, splits like 6/2 cut throughput by
     up to a third against 4/4. Here a worker takes new connections only while it
-    holds no more than any other (nginx's "least connections"); the least loaded
-    always keeps listening, so a connection never waits on a busy worker.
+    holds no more than any other (nginx's "least connections"). The least loaded
+    always keeps listening, so a new connection is never left in the backlog.
     """
 
     UNKNOWN = 2**31 - 1  # a worker not serving yet (starting, replaced) holds no one back
