@@ -54,26 +54,26 @@ def test_expression_accuracy(benchmark, models, synth_items, config):
                 "kind": "expressions",
                 "config": config,
                 "form": "onnx",
-                "n": len(hits),
-                "exact_match": float(np.mean([h[0] for h in hits])),
-                "value_correct": float(np.mean([h[1] for h in hits])),
+                **_rates(hits),
                 "failed": sum(sol.error is not None for sol in solutions),
-                "per_style": {
-                    style: {
-                        "n": len(v),
-                        "exact_match": float(np.mean([h[0] for h in v])),
-                        "value_correct": float(np.mean([h[1] for h in v])),
-                    }
-                    for style, v in per_style.items()
-                },
+                "per_style": {style: _rates(v) for style, v in per_style.items()},
             }
         )
     )
 
 
+def _rates(hits: list[tuple[bool, bool]]) -> dict:
+    """Count and rates of (exact match, value correct) pairs."""
+    return {
+        "n": len(hits),
+        "exact_match": float(np.mean([h[0] for h in hits])),
+        "value_correct": float(np.mean([h[1] for h in hits])),
+    }
+
+
 @pytest.mark.bench_configs("seed")
 def test_expression_accuracy_old_path(benchmark, models, synth_items, config):
-    """The old reading path (global threshold, contours, squash, argmax, eval) with the seed model."""
+    """The old reading path (global threshold, contours, squash, argmax, evaluation) with the seed model."""
     from benchmarks.old_design import old_expression
 
     benchmark.group = "accuracy: synthetic expressions"
@@ -85,14 +85,7 @@ def test_expression_accuracy_old_path(benchmark, models, synth_items, config):
         synth_items, answers, strict=True)]
     benchmark.extra_info.update(
         bench.jsonable(
-            {
-                "kind": "expressions_old_path",
-                "config": config,
-                "form": "keras",
-                "n": len(hits),
-                "exact_match": float(np.mean([h[0] for h in hits])),
-                "value_correct": float(np.mean([h[1] for h in hits])),
-            }
+            {"kind": "expressions_old_path", "config": config, "form": "keras", **_rates(hits)}
         )
     )
 

@@ -809,13 +809,10 @@ def _headline_lines(f: _Figures) -> list[str]:
             )
     old = f.find("expressions_old_path", "seed")
     if old is not None:
-        # Merged in from a separate run of that benchmark alone (same images, same seeds).
-        second = old.info.get("measured_in_a_second_run")
-        when = f" (measured in a second run, {second[:16]})" if second else ""
         rows.append(
             [
                 "expressions exact-match, old reading path (global threshold, contours, squash, argmax, "
-                "eval) with the seed model" + when,
+                "evaluation of the string) with the seed model",
                 _fmt_pct(old.info["exact_match"]),
                 "",
                 "",
