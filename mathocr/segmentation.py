@@ -38,6 +38,13 @@ MAX_SIDE = 1600
 MAX_COMPONENTS = 400
 """At most this many marks are considered (the largest); more means a busy photo."""
 
+SLIVER = 0.5
+"""A mark under half the line height whose own stroke width (twice its area over its
+edge length) is under this fraction of the page's stroke width is dropped as a speck.
+Measured on held-out symbols drawn with one pen: dots, the parts of a ``÷``, minus
+signs and cross strokes are all at least 0.63 of it; slivers of blurred edges and
+broken-off fragments of digits mostly under 0.45."""
+
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _MIN_CONTRAST = 24.0  # grey levels; below this nothing counts as ink
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -532,8 +539,11 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     # The height of full-size symbols: robust to a few tiny (dots) or huge (a rule,
     # a bracket) marks.
     line_h = float(np.median(heights[heights >= 0.5 * max(np.median(heights), heights.max() / 4.0)]))
-    # Specks again, relative to the symbols: far smaller than a multiplication dot.
-    small = np.maximum(heights, boxes[:, 2] - boxes[:, 0]) < 0.06 * line_h
+    # Specks again, relative to the symbols: far smaller than a multiplication dot, or
+    # a small mark thinner than half the pen (a sliver of a digit's blurred edge, a
+    # scratch): every dot, bar or stroke the pen leaves is at least ~0.6 of its width.
+    side = np.maximum(heights, boxes[:, 2] - boxes[:, 0])
+    small = (side < 0.06 * line_h) | ((side < 0.5 * line_h) & (width[ids - 1] < SLIVER * sw))
     if small.any() and not small.all():
         ids, boxes, heights = ids[~small], boxes[~small], heights[~small]
     tall = heights >= 0.5 * line_h

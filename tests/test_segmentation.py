@@ -146,6 +146,19 @@ def test_specks_are_ignored():
     assert_boxes_close(boxes_of(seg), expected)
 
 
+def test_slivers_thinner_than_the_pen_are_ignored():
+    # Broken-off slivers of a blurred edge sit beside digits, above the size of a
+    # speck: one pixel wide where the pen is eight, they are no dot or minus.
+    page, expected = draw_page("10+1")
+    page = page.copy()
+    (x0, y0, w0, h0), (x1, _, _, _) = expected[:2]
+    gap = (x0 + w0 + x1) // 2
+    page[y0 + h0 // 3 : y0 + h0 // 3 + 12, gap] = 0  # a vertical hair
+    page[y0 + 2 * h0 // 3 : y0 + 2 * h0 // 3 + 10, gap + 1] = 0  # and another below: ":"
+    seg = segment(page)
+    assert_boxes_close(boxes_of(seg), expected)
+
+
 def test_multiplication_dot_and_minus_are_kept():
     page, expected = draw_page("1.1-1")
     seg = segment(page)
