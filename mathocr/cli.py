@@ -172,6 +172,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from .bench import jsonable, machine_info
     from .datasets import data_home, load_training_data
     from .evaluation import evaluate_sets, format_report, predict_proba_latency
     from .pipeline import make_pipeline, save_pipeline, to_inference
@@ -181,7 +182,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.epochs is not None:
         params["clf__epochs"] = args.epochs
     params.setdefault("clf__verbose", 0 if args.quiet else (1 if sys.stdout.isatty() else 2))
-    pipe = make_pipeline(args.config, **params)
+    try:
+        pipe = make_pipeline(args.config, **params)
+        # Bad values fail now, not after a minute of loading data.
+        pipe[-1]._validate_hyperparameters()
+    except ValueError as exc:
+        raise MathOCRError(f"bad training settings: {exc}".replace("\n", " ")) from None
     print(f"loading data from {data_home(args.data_dir)}", flush=True)
     data = load_training_data(args.data_dir, limit_per_class=args.limit_per_class)
     X, y = data.training_arrays()
@@ -210,7 +216,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             "per_class": {c: int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=False)},
             "limit_per_class": args.limit_per_class,
             "balanced_forms": not args.no_balance,
-            "cpu_count": __import__("os").cpu_count(),
+            # Training time and latency differ ~3x between hosts of the same size (with
+            # and without AVX-512): a card's timings mean little without its machine.
+            "machine": jsonable(machine_info()),
             "history": {k: [round(float(v), 5) for v in vs] for k, vs in pipe[-1].history_.items()},
         },
         "data": {

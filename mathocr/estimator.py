@@ -204,6 +204,18 @@ def build_cnn(
     return keras.Sequential(layers, name="mathocr_cnn")
 
 
+def _ints(value, name: str, empty: bool = False) -> tuple[int, ...]:
+    """A layer-size parameter as a tuple of ints; one number means one layer (``--set
+    clf__filters=32`` on the command line)."""
+    if isinstance(value, int | np.integer):
+        return (int(value),)
+    try:
+        return tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        kind = "a sequence of ints" + (" (possibly empty)" if empty else "")
+        raise ValueError(f"{name} must be {kind}, got {value!r}") from None
+
+
 class SymbolClassifier(KerasClassifier):
     """A CNN that classifies one 28x28 symbol image, as a scikit-learn classifier.
 
@@ -283,9 +295,12 @@ class SymbolClassifier(KerasClassifier):
         self.learning_rate = learning_rate
 
     def _validate_hyperparameters(self) -> None:
-        if not self.filters or any(int(f) < 1 for f in self.filters):
+        filters, dense = _ints(self.filters, "filters"), _ints(self.dense, "dense", empty=True)
+        if not filters or any(f < 1 for f in filters):
             raise ValueError(f"filters must be a non-empty sequence of positive ints, got {self.filters!r}")
-        if len(self.filters) > 4:
+        if any(u < 1 for u in dense):
+            raise ValueError(f"dense must be a sequence of positive ints, got {self.dense!r}")
+        if len(filters) > 4:
             raise ValueError("at most 4 pooling blocks fit a 28x28 input")
         if int(self.convs_per_block) < 1:
             raise ValueError(f"convs_per_block must be >= 1, got {self.convs_per_block!r}")
@@ -309,9 +324,9 @@ class SymbolClassifier(KerasClassifier):
         model = build_cnn(
             n_classes=self.n_classes_,
             input_shape=shape,
-            filters=tuple(int(f) for f in self.filters),
+            filters=_ints(self.filters, "filters"),
             convs_per_block=int(self.convs_per_block),
-            dense=tuple(int(u) for u in self.dense),
+            dense=_ints(self.dense, "dense", empty=True),
             dropout=float(self.dropout),
             batch_norm=bool(self.batch_norm),
             padding=str(self.padding),

@@ -140,3 +140,41 @@ def test_bundled_model_accuracy_on_official_mnist_test(data_dir):
     X, y = load_mnist("test", data_dir, download=False)
     acc = float((load_pipeline().predict(list(X)) == y).mean())
     assert acc >= 0.99  # a regression guard; the model card records the exact figure (99.25%)
+
+
+def test_train_command_writes_a_loadable_model_and_its_card(tiny_data_dir, tmp_path):
+    from mathocr.cli import main
+
+    out = tmp_path / "m.joblib"
+    argv = ["train", "--data-dir", str(tiny_data_dir), "--epochs", "1", "--quiet", "-o", str(out)]
+    argv += ["--set", "clf__filters=8", "--set", "clf__dense=8"]
+    assert main(argv) == 0
+    pipe = load_pipeline(out)
+    assert sorted(pipe.classes_) == sorted(CLASSES)
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert card["settings"]["clf__epochs"] == 1 and card["settings"]["clf__filters"] == 8
+    assert set(card["metrics"]["sources"]) == {"mnist/test", "mdas/test", "bhmsds/heldout"}
+    training = card["training"]
+    assert training["seconds_fit"] > 0 and training["n_images"] == sum(training["per_class"].values())
+    # timings are only comparable with the machine they were measured on
+    assert training["machine"]["cpu_count"] and "lscpu" in training["machine"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config", "nope"], "unknown config 'nope'"),
+        (["--set", "clf__filters=a,b"], "filters must be a sequence of ints"),
+        (["--set", "clf__dense=0"], "dense must be a sequence of positive ints"),
+        (["--set", "clf__no_such_thing=1"], "Invalid parameter no_such_thing"),
+    ],
+)
+def test_train_command_rejects_bad_settings_before_loading_data(args, message, tmp_path, capsys):
+    from mathocr.cli import main
+
+    # the data directory does not exist: the settings must be what fails
+    assert main(["train", "--data-dir", str(tmp_path / "none"), *args, "-o", str(tmp_path / "m.joblib")]) == 2
+    err = capsys.readouterr().err
+    assert "bad training settings" in err and message in err
+    assert not (tmp_path / "m.joblib").exists()
