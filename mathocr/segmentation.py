@@ -12,7 +12,8 @@ The steps, each chosen to survive phone photos as well as clean canvas drawings:
    from which side of the background the strong deviations lie.
 3. **Threshold** at a fraction of the ink contrast, never below the paper noise.
    (Otsu is avoided: it degenerates when ink covers under 1% of a photo.)
-4. **Components** (8-connected) with specks dropped relative to the stroke width.
+4. **Components** (8-connected) with specks dropped relative to the stroke width:
+   marks too small for a dot of this pen, and small slivers much thinner than it.
 5. **Lines.** Tall components that overlap vertically form a line; two lines that
    also overlap horizontally mean the image holds several lines of text.
 6. **Symbols.** Components of one line whose boxes overlap horizontally are parts of
