@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from mathocr.preprocessing import Binarize, Normalize, otsu_threshold
+from mathocr.preprocessing import Binarize, Normalize, otsu_threshold, otsu_thresholds
 
 
 def bar(h=40, w=200, thick=4):
@@ -42,6 +42,31 @@ def test_binarize_accepts_floats_and_3d_array():
 def test_otsu_separates_two_levels():
     img = np.array([[10] * 50 + [200] * 50], np.uint8)
     assert 10 <= otsu_threshold(img) < 200
+
+
+def _otsu_by_definition(img):
+    # The level maximising the between-class variance, by brute force.
+    best, level = -1.0, 0
+    v = img.ravel().astype(np.float64)
+    for t in range(256):
+        a, b = v[v <= t], v[v > t]
+        if a.size and b.size:
+            between = a.size * b.size * (a.mean() - b.mean()) ** 2
+            if between > best + 1e-9:
+                best, level = between, t
+    return level
+
+
+def test_batched_otsu_matches_the_definition_image_by_image():
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(2, 30, (20, 2))
+    images = [rng.integers(0, 256, (h, w)).astype(np.uint8) for h, w in sizes]
+    images += [np.array([[10] * 50 + [200] * 50], np.uint8), np.full((4, 4), 9, np.uint8)]
+    hists = np.stack([np.bincount(im.ravel(), minlength=256) for im in images])
+    batched = otsu_thresholds(hists)
+    assert [int(t) for t in batched] == [otsu_threshold(im) for im in images]
+    for im, t in zip(images[:-1], batched[:-1], strict=True):  # a flat image has no threshold
+        assert t == _otsu_by_definition(im)
 
 
 def test_normalize_keeps_a_minus_thin_and_a_one_thin():
