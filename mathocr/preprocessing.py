@@ -263,7 +263,10 @@ class Normalize(_ImageTransformer):
 
 def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
     """Area-averaging resize of a uint8 image to floats in [0, 1]."""
-    pil = Image.fromarray(img)
+    # Raw bytes in and out: Image.fromarray and np.asarray(image) cost three times
+    # the resize itself on a symbol-sized image.
+    pil = Image.frombytes("L", (img.shape[1], img.shape[0]), np.ascontiguousarray(img).tobytes())
     shrink = h <= img.shape[0] and w <= img.shape[1]
     resample = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
-    return np.asarray(pil.resize((w, h), resample), dtype=np.float32) / 255.0
+    small = pil.resize((w, h), resample).tobytes()
+    return np.frombuffer(small, np.uint8).reshape(h, w).astype(np.float32) / np.float32(255.0)
