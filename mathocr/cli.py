@@ -217,8 +217,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             "limit_per_class": args.limit_per_class,
             "balanced_forms": not args.no_balance,
             # Training time and latency differ ~3x between hosts of the same size (with
-            # and without AVX-512): a card's timings mean little without its machine.
-            "machine": jsonable(machine_info()),
+            # and without AVX-512): a card's timings mean little without its machine
+            # (its libraries are already under "libraries").
+            "machine": jsonable({k: v for k, v in machine_info().items() if k != "libraries"}),
             "history": {k: [round(float(v), 5) for v in vs] for k, vs in pipe[-1].history_.items()},
         },
         "data": {

@@ -204,7 +204,7 @@ def build_cnn(
     return keras.Sequential(layers, name="mathocr_cnn")
 
 
-def _ints(value, name: str, empty: bool = False) -> tuple[int, ...]:
+def _ints(value, name: str) -> tuple[int, ...]:
     """A layer-size parameter as a tuple of ints; one number means one layer (``--set
     clf__filters=32`` on the command line)."""
     if isinstance(value, int | np.integer):
@@ -212,8 +212,7 @@ def _ints(value, name: str, empty: bool = False) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value)
     except (TypeError, ValueError):
-        kind = "a sequence of ints" + (" (possibly empty)" if empty else "")
-        raise ValueError(f"{name} must be {kind}, got {value!r}") from None
+        raise ValueError(f"{name} must be a sequence of ints, got {value!r}") from None
 
 
 class SymbolClassifier(KerasClassifier):
@@ -294,8 +293,9 @@ class SymbolClassifier(KerasClassifier):
         self.padding = padding
         self.learning_rate = learning_rate
 
-    def _validate_hyperparameters(self) -> None:
-        filters, dense = _ints(self.filters, "filters"), _ints(self.dense, "dense", empty=True)
+    def _validate_hyperparameters(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Check every hyper-parameter; return the layer sizes as tuples (filters, dense)."""
+        filters, dense = _ints(self.filters, "filters"), _ints(self.dense, "dense")
         if not filters or any(f < 1 for f in filters):
             raise ValueError(f"filters must be a non-empty sequence of positive ints, got {self.filters!r}")
         if any(u < 1 for u in dense):
@@ -316,17 +316,18 @@ class SymbolClassifier(KerasClassifier):
             raise ValueError(f"padding must be 'same' or 'valid', got {self.padding!r}")
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise ValueError("epochs and batch_size must be >= 1")
+        return filters, dense
 
     def _keras_build_fn(self, compile_kwargs):
-        self._validate_hyperparameters()
+        filters, dense = self._validate_hyperparameters()
         # (n, features) tables are seen as one-pixel-high images (see _validate_data)
         shape = tuple(self.X_shape_[1:3]) if len(self.X_shape_) > 2 else (1, self.X_shape_[1])
         model = build_cnn(
             n_classes=self.n_classes_,
             input_shape=shape,
-            filters=_ints(self.filters, "filters"),
+            filters=filters,
             convs_per_block=int(self.convs_per_block),
-            dense=_ints(self.dense, "dense", empty=True),
+            dense=dense,
             dropout=float(self.dropout),
             batch_norm=bool(self.batch_norm),
             padding=str(self.padding),
