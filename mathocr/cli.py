@@ -16,6 +16,9 @@ from collections.abc import Callable, Sequence
 from . import __version__
 from .errors import MathOCRError
 
+# Synthetic pages the bundled model was trained with (mathocr.pagecrops).
+DEFAULT_PAGES = 5000
+
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -162,6 +165,9 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keras", action="store_true",
                    help="save the Keras form (can be refitted; needs TensorFlow to load) instead of the "
                    "ONNX inference form")
+    p.add_argument("--pages", type=int, default=DEFAULT_PAGES, metavar="N",
+                   help="also train on the symbols segmented from N synthetic pages drawn from the "
+                   f"training images (default {DEFAULT_PAGES}; 0 for none; see mathocr.pagecrops)")
     p.add_argument("--no-balance", action="store_true",
                    help="do not weight images to balance written forms (see TrainingData.sample_weights)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -175,7 +181,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .bench import jsonable, machine_info
     from .datasets import data_home, load_training_data
     from .evaluation import evaluate_sets, format_report, predict_proba_latency
+    from .pagecrops import PAGE_SEED, page_crops
     from .pipeline import make_pipeline, save_pipeline, to_inference
+    from .synth import symbol_pool
 
     started = time.time()
     params = dict(args.overrides)
@@ -188,8 +196,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         pipe[-1]._validate_hyperparameters()
     except ValueError as exc:
         raise MathOCRError(f"bad training settings: {exc}".replace("\n", " ")) from None
+    if args.pages < 0:
+        raise MathOCRError(f"--pages must be 0 or more, got {args.pages}")
     print(f"loading data from {data_home(args.data_dir)}", flush=True)
     data = load_training_data(args.data_dir, limit_per_class=args.limit_per_class)
+    if args.pages:
+        print(f"drawing and segmenting {args.pages} synthetic pages", flush=True)
+        pages = page_crops(symbol_pool(data.train.values()), args.pages, seed=PAGE_SEED)
+        data.train[pages.source] = pages
     X, y = data.training_arrays()
     for name, s in data.train.items():
         print(f"  train {name}: {len(s)}", flush=True)
@@ -215,6 +229,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "n_images": len(y),
             "per_class": {c: int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=False)},
             "limit_per_class": args.limit_per_class,
+            "pages": {"n_pages": args.pages, "seed": PAGE_SEED},
             "balanced_forms": not args.no_balance,
             # Training time and latency differ ~3x between hosts of the same size (with
             # and without AVX-512): a card's timings mean little without its machine

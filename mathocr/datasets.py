@@ -270,12 +270,16 @@ class SymbolSet:
         Where they come from, e.g. ``"mdas/test"``.
     paths : list of str
         The file each image was read from (empty for IDX data).
+    balanced : bool
+        True when the set is balanced by token already (crops cut from synthetic
+        pages): :meth:`TrainingData.sample_weights` then gives each image weight 1.
     """
 
     X: list[np.ndarray]
     y: np.ndarray
     source: str
     paths: list[str] = field(default_factory=list)
+    balanced: bool = False
 
     def __len__(self) -> int:
         return len(self.y)
@@ -304,6 +308,7 @@ class SymbolSet:
             self.y[index] if len(index) else self.y[:0],
             source or self.source,
             [self.paths[i] for i in index] if self.paths else [],
+            self.balanced,
         )
 
 
@@ -417,11 +422,16 @@ class TrainingData:
         Every form (each digit, plus, minus, cross, x, dot, slash, obelus) gets the same
         total weight, each image at most ``cap`` times the weight of the most common
         form's images. Without it, MNIST's 6,700 ones -- many as slanted as a slash --
-        outvote 2,100 slashes and every slash reads as a 1.
+        outvote 2,100 slashes and every slash reads as a 1. Images of ``balanced`` sets
+        weigh as much as one of the most common form's.
         """
-        forms = np.concatenate([s.forms() for s in self.train.values()])
+        sets = list(self.train.values())
+        natural = [s for s in sets if not s.balanced]
+        forms = np.concatenate([s.forms() for s in natural]) if natural else np.array([], dtype=str)
         _names, inverse, counts = np.unique(forms, return_inverse=True, return_counts=True)
-        weights = np.minimum(counts.max() / counts, cap)[inverse]
+        by_form = np.minimum(counts.max() / counts, cap)[inverse] if len(forms) else np.zeros(0)
+        own = iter(np.split(by_form, np.cumsum([len(s) for s in natural])[:-1]))
+        weights = np.concatenate([np.ones(len(s)) if s.balanced else next(own) for s in sets])
         return weights / weights.mean()
 
 

@@ -1,8 +1,10 @@
-"""Synthetic images of handwritten expressions, with ground truth, for evaluation.
+"""Synthetic images of handwritten expressions, with ground truth.
 
-Expressions are composed from **held-out** symbol images only (never training
-images): digits from the MNIST test set, operators from ``mdas/test`` and
-``bhmsds/heldout`` (see :func:`mathocr.datasets.load_training_data`). Each item is
+For evaluation, expressions are composed from **held-out** symbol images only
+(never training images): digits from the MNIST test set, operators from
+``mdas/test`` and ``bhmsds/heldout`` (see :func:`mathocr.datasets.load_training_data`).
+Training draws its pages from the training images instead (:func:`symbol_pool`,
+:mod:`mathocr.pagecrops`). Each item is
 drawn in a *style* (stroke width, scale, spacing, baseline slant, rotation, noise,
 blur, JPEG compression, ink colour, paper, shadows, polarity), deterministically
 for a seed: item ``i`` of seed ``s`` is the same whatever ``n`` is.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -33,6 +35,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from .datasets import SymbolSet
 from .errors import DataError, EvaluationError
 from .expression import evaluate
 from .symbols import DIGITS, OPERATORS, canonical
@@ -258,22 +261,48 @@ def _folder_name(path: str) -> str:
     return Path(path).parent.name
 
 
+def symbol_pool(sets: Iterable[SymbolSet]) -> dict[str, tuple[np.ndarray, ...]]:
+    """Glyph name -> images of some symbol sets, in the form ``make_expression_set`` takes.
+
+    Images read from a class folder are keyed by that folder's name (``"x"``,
+    ``"division_obelus"``), so each written form keeps its drawn size; the others
+    (MNIST) by their token.
+
+    Parameters
+    ----------
+    sets : iterable of mathocr.datasets.SymbolSet
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from mathocr.datasets import SymbolSet
+    >>> img = np.zeros((28, 28), np.uint8)
+    >>> s = SymbolSet([img, img], np.array(["7", "/"]), "demo", ["a/7/1.png", "a/div/2.png"])
+    >>> pool = symbol_pool([s])
+    >>> sorted(pool)
+    ['7', 'div']
+    """
+    pool: dict[str, list[np.ndarray]] = {}
+    for s in sets:
+        for i, img in enumerate(s.X):
+            key = _folder_name(s.paths[i]) if s.paths else str(s.y[i])
+            pool.setdefault(key, []).append(img)
+    return {k: tuple(v) for k, v in pool.items()}
+
+
 @lru_cache(maxsize=4)
 def _heldout_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
     from .datasets import load_training_data
 
     data = load_training_data(root)
-    pool: dict[str, list[np.ndarray]] = {}
-    for source in ("mnist/test", "mdas/test", "bhmsds/heldout"):
-        s = data.heldout.get(source)
-        if s is None:
-            continue
-        for i, img in enumerate(s.X):
-            key = _folder_name(s.paths[i]) if s.paths else str(s.y[i])
-            pool.setdefault(key, []).append(img)
+    sources = ("mnist/test", "mdas/test", "bhmsds/heldout")
+    pool = symbol_pool(data.heldout[s] for s in sources if s in data.heldout)
     if not any(k in DIGITS for k in pool):
         raise DataError(f"no held-out digits found under {root}")
-    return {k: tuple(v) for k, v in pool.items()}
+    return pool
 
 
 def heldout_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
@@ -582,13 +611,37 @@ def make_expression_set(
     >>> items[0].expression, items[0].value                          # doctest: +SKIP
     ('38*5-7', Fraction(183, 1))
     """
+    return list(iter_expressions(n, styles, seed, data_dir, symbols, min_len, max_len))
+
+
+def iter_expressions(
+    n: int,
+    styles: Iterable[str | Style] | None = None,
+    seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    symbols: Mapping[str, Sequence[np.ndarray]] | None = None,
+    min_len: int = 3,
+    max_len: int = 9,
+) -> Iterator[SynthItem]:
+    """The items of :func:`make_expression_set`, one at a time (same parameters).
+
+    Thousands of page images need not be held at once: training cuts each into its
+    symbols and keeps only those.
+
+    Examples
+    --------
+    >>> bar = np.zeros((28, 28), np.uint8); bar[12:16, 4:24] = 255
+    >>> pool = {t: [bar] for t in "0123456789+-*/"}
+    >>> [it.expression for it in iter_expressions(2, seed=4, symbols=pool)] == [
+    ...     it.expression for it in make_expression_set(2, seed=4, symbols=pool)]
+    True
+    """
     chosen = list(STYLES.values()) if styles is None else [
         s if isinstance(s, Style) else _style(s) for s in styles
     ]
     if not chosen:
         raise ValueError("styles is empty")
     pool = _prepare_pool(symbols if symbols is not None else heldout_symbols(data_dir))
-    items = []
     for i in range(n):
         rng = np.random.default_rng([seed, i])
         style = chosen[i % len(chosen)]
@@ -596,8 +649,7 @@ def make_expression_set(
         glyphs = [_pick_glyph(pool[t], rng) for t in tokens]
         image, boxes = render(tokens, glyphs, style, rng)
         kinds = [k for k, _ in glyphs]
-        items.append(SynthItem(image, tokens, "".join(tokens), evaluate(tokens), style.name, boxes, kinds))
-    return items
+        yield SynthItem(image, tokens, "".join(tokens), evaluate(tokens), style.name, boxes, kinds)
 
 
 def _style(name: str) -> Style:
@@ -613,7 +665,9 @@ __all__ = [
     "SynthItem",
     "glyph_kind",
     "heldout_symbols",
+    "iter_expressions",
     "make_expression_set",
     "random_tokens",
     "render",
+    "symbol_pool",
 ]

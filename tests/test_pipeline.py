@@ -147,7 +147,7 @@ def test_train_command_writes_a_loadable_model_and_its_card(tiny_data_dir, tmp_p
 
     out = tmp_path / "m.joblib"
     argv = ["train", "--data-dir", str(tiny_data_dir), "--epochs", "1", "--quiet", "-o", str(out)]
-    argv += ["--set", "clf__filters=8", "--set", "clf__dense=8"]
+    argv += ["--set", "clf__filters=8", "--set", "clf__dense=8", "--pages", "6"]
     assert main(argv) == 0
     pipe = load_pipeline(out)
     assert sorted(pipe.classes_) == sorted(CLASSES)
@@ -159,6 +159,19 @@ def test_train_command_writes_a_loadable_model_and_its_card(tiny_data_dir, tmp_p
     assert training["seconds_fit"] > 0 and training["n_images"] == sum(training["per_class"].values())
     # timings are only comparable with the machine they were measured on
     assert training["machine"]["cpu_count"] and "lscpu" in training["machine"]
+    # the synthetic pages' crops are training data like any other source, and recorded so
+    assert training["pages"] == {"n_pages": 6, "seed": 0}
+    pages = card["data"]["train"]["synthetic/pages"]
+    assert pages["n"] > 0 and len(pages["sha256"]) == 64
+    assert training["n_images"] == sum(v["n"] for v in card["data"]["train"].values())
+
+
+def test_train_command_rejects_a_negative_page_count(tmp_path, capsys):
+    from mathocr.cli import main
+
+    argv = ["train", "--data-dir", str(tmp_path / "none"), "--pages", "-1", "-o", str(tmp_path / "m")]
+    assert main(argv) == 2
+    assert "--pages must be 0 or more" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
