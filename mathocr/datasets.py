@@ -426,12 +426,12 @@ class TrainingData:
         weigh as much as one of the most common form's.
         """
         sets = list(self.train.values())
-        natural = [s for s in sets if not s.balanced]
-        forms = np.concatenate([s.forms() for s in natural]) if natural else np.array([], dtype=str)
-        _names, inverse, counts = np.unique(forms, return_inverse=True, return_counts=True)
-        by_form = np.minimum(counts.max() / counts, cap)[inverse] if len(forms) else np.zeros(0)
-        own = iter(np.split(by_form, np.cumsum([len(s) for s in natural])[:-1]))
-        weights = np.concatenate([np.ones(len(s)) if s.balanced else next(own) for s in sets])
+        forms = np.concatenate([s.forms() for s in sets])
+        natural = ~np.concatenate([np.full(len(s), s.balanced) for s in sets])
+        weights = np.ones(len(forms))
+        if natural.any():
+            _names, inverse, counts = np.unique(forms[natural], return_inverse=True, return_counts=True)
+            weights[natural] = np.minimum(counts.max() / counts, cap)[inverse]
         return weights / weights.mean()
 
 

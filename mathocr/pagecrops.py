@@ -3,8 +3,9 @@
 The symbol datasets are single glyphs, each drawn and scanned its own way. What the
 classifier sees when solving is different: a segment of a page drawn in one pen,
 blurred, compressed, thresholded and cut out by :func:`mathocr.segmentation.segment`.
-A classifier trained on the glyphs alone reads a thickened MNIST ``1`` cut from such
-a page as ``/`` (about 5% of them) and a ``÷`` whose dots touch the bar as ``+``.
+A classifier trained on the glyphs alone reads a ``+`` drawn with a thick pen as ``*``
+and a ``÷`` whose dots touch the bar as ``+`` far more often on such pages than on
+the datasets' own test images.
 
 This module draws expressions from **training** images (:func:`mathocr.synth.symbol_pool`
 over the training sets), segments each page and keeps the crops of the pages where
