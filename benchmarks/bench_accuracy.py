@@ -81,12 +81,12 @@ def test_expression_accuracy_old_path(benchmark, models, synth_items, config):
     answers = benchmark.pedantic(
         lambda: [old_expression(pipe, item.image) for item in synth_items], rounds=1, iterations=1
     )
-    hits = [(text == item.expression, value == item.value) for item, (text, value) in zip(
-        synth_items, answers, strict=True)]
+    hits = [
+        (text == item.expression, value == item.value)
+        for item, (text, value) in zip(synth_items, answers, strict=True)
+    ]
     benchmark.extra_info.update(
-        bench.jsonable(
-            {"kind": "expressions_old_path", "config": config, "form": "keras", **_rates(hits)}
-        )
+        bench.jsonable({"kind": "expressions_old_path", "config": config, "form": "keras", **_rates(hits)})
     )
 
 

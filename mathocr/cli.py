@@ -127,7 +127,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config["MATHOCR_MODEL"] = args.model
     try:
         return serve(
-            config, host=args.host, port=args.port, threads=threads, workers=workers,
+            config,
+            host=args.host,
+            port=args.port,
+            threads=threads,
+            workers=workers,
             max_body=2 * limit + 1024 * 1024,
         )
     except OSError as exc:
@@ -154,22 +158,47 @@ def _parse_override(text: str) -> tuple[str, object]:
 def _train_parser(p: argparse.ArgumentParser) -> None:
     _add_data_dir(p)
     p.add_argument("--config", default="default", help="named configuration: default or seed")
-    p.add_argument("--set", dest="overrides", action="append", default=[], type=_parse_override,
-                   metavar="KEY=VALUE", help="override a pipeline parameter, e.g. clf__epochs=3 "
-                   "or clf__filters=32,64 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        type=_parse_override,
+        metavar="KEY=VALUE",
+        help="override a pipeline parameter, e.g. clf__epochs=3 or clf__filters=32,64 (repeatable)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="shortcut for --set clf__epochs=N")
-    p.add_argument("--limit-per-class", type=int, default=None,
-                   help="use at most N images per class and source (quick runs)")
-    p.add_argument("--output", "-o", default="mathocr-model.joblib",
-                   help="model file to write; its .sha256 and .json model card go beside it")
-    p.add_argument("--keras", action="store_true",
-                   help="save the Keras form (can be refitted; needs TensorFlow to load) instead of the "
-                   "ONNX inference form")
-    p.add_argument("--pages", type=int, default=DEFAULT_PAGES, metavar="N",
-                   help="also train on the symbols segmented from N synthetic pages drawn from the "
-                   f"training images (default {DEFAULT_PAGES}; 0 for none; see mathocr.pagecrops)")
-    p.add_argument("--no-balance", action="store_true",
-                   help="do not weight images to balance written forms (see TrainingData.sample_weights)")
+    p.add_argument(
+        "--limit-per-class",
+        type=int,
+        default=None,
+        help="use at most N images per class and source (quick runs)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default="mathocr-model.joblib",
+        help="model file to write; its .sha256 and .json model card go beside it",
+    )
+    p.add_argument(
+        "--keras",
+        action="store_true",
+        help="save the Keras form (can be refitted; needs TensorFlow to load) instead of the "
+        "ONNX inference form",
+    )
+    p.add_argument(
+        "--pages",
+        type=int,
+        default=DEFAULT_PAGES,
+        metavar="N",
+        help="also train on the symbols segmented from N synthetic pages drawn from the "
+        f"training images (default {DEFAULT_PAGES}; 0 for none; see mathocr.pagecrops)",
+    )
+    p.add_argument(
+        "--no-balance",
+        action="store_true",
+        help="do not weight images to balance written forms (see TrainingData.sample_weights)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
@@ -252,8 +281,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.append(("train", "train a pipeline on the data directory and write it with its model card",
-                 _train_parser, cmd_train))
+COMMANDS.append(
+    (
+        "train",
+        "train a pipeline on the data directory and write it with its model card",
+        _train_parser,
+        cmd_train,
+    )
+)
 
 
 # ---- evaluate
@@ -283,8 +318,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.append(("evaluate", "accuracy per source and class, confusion matrices, on held-out data",
-                 _evaluate_parser, cmd_evaluate))
+COMMANDS.append(
+    (
+        "evaluate",
+        "accuracy per source and class, confusion matrices, on held-out data",
+        _evaluate_parser,
+        cmd_evaluate,
+    )
+)
 
 
 # ---- solve
@@ -326,8 +367,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-COMMANDS.append(("solve", "read handwritten expressions from images and compute their exact values",
-                 _solve_parser, cmd_solve))
+COMMANDS.append(
+    (
+        "solve",
+        "read handwritten expressions from images and compute their exact values",
+        _solve_parser,
+        cmd_solve,
+    )
+)
 
 
 # ---- bench
@@ -335,20 +382,46 @@ COMMANDS.append(("solve", "read handwritten expressions from images and compute 
 
 def _bench_parser(p: argparse.ArgumentParser) -> None:
     _add_data_dir(p)
-    p.add_argument("--quick", action="store_true",
-                   help="tiny data, 1 epoch, few rounds: checks that the suite works (CI, under 3 minutes)")
-    p.add_argument("--configs", nargs="+", default=None, metavar="NAME",
-                   help="configurations to compare, space- or comma-separated; seed is always included "
-                   "(default: all; with --quick: seed default); --list shows them")
-    p.add_argument("--output", "-o", default=None, metavar="DIR",
-                   help="folder for benchmark.json, report.md and the plots (default: benchmarks/results, "
-                   "or bench-quick/ with --quick)")
-    p.add_argument("--http-json", default=None, metavar="JSON",
-                   help="bench_http.py's pytest-benchmark JSON to include (default: DIR/http.json, if there)")
-    p.add_argument("--from-json", default=None, metavar="JSON",
-                   help="do not run anything: rewrite the report of an earlier run's benchmark.json")
-    p.add_argument("-k", dest="select", default=None, metavar="EXPR",
-                   help="run only the benchmarks matching this pytest -k expression")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny data, 1 epoch, few rounds: checks that the suite works (CI, under 3 minutes)",
+    )
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="configurations to compare, space- or comma-separated; seed is always included "
+        "(default: all; with --quick: seed default); --list shows them",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="DIR",
+        help="folder for benchmark.json, report.md and the plots (default: benchmarks/results, "
+        "or bench-quick/ with --quick)",
+    )
+    p.add_argument(
+        "--http-json",
+        default=None,
+        metavar="JSON",
+        help="bench_http.py's pytest-benchmark JSON to include (default: DIR/http.json, if there)",
+    )
+    p.add_argument(
+        "--from-json",
+        default=None,
+        metavar="JSON",
+        help="do not run anything: rewrite the report of an earlier run's benchmark.json",
+    )
+    p.add_argument(
+        "-k",
+        dest="select",
+        default=None,
+        metavar="EXPR",
+        help="run only the benchmarks matching this pytest -k expression",
+    )
     p.add_argument("--list", action="store_true", help="list the configurations and exit")
 
 
@@ -375,15 +448,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out = Path(args.output)
     else:
         out = Path("bench-quick") if args.quick else benchmarks_dir() / "results"
-    rc = run_suite(out, quick=args.quick, configs=configs, data_dir=args.data_dir, http_json=args.http_json,
-                   pytest_args=["-k", args.select] if args.select else [])
+    rc = run_suite(
+        out,
+        quick=args.quick,
+        configs=configs,
+        data_dir=args.data_dir,
+        http_json=args.http_json,
+        pytest_args=["-k", args.select] if args.select else [],
+    )
     report = out / "report.md"
     print(f"report: {report}" if report.is_file() else "no report: the suite wrote no results", flush=True)
     return rc
 
 
-COMMANDS.append(("bench", "run the benchmarks (accuracy, latency, training) and write a report with plots",
-                 _bench_parser, cmd_bench))
+COMMANDS.append(
+    (
+        "bench",
+        "run the benchmarks (accuracy, latency, training) and write a report with plots",
+        _bench_parser,
+        cmd_bench,
+    )
+)
 
 
 # ---- gridsearch
@@ -400,33 +485,67 @@ def _param_candidates(text: str) -> tuple[str, list]:
 
 def _gridsearch_parser(p: argparse.ArgumentParser) -> None:
     _add_data_dir(p)
-    p.add_argument("--param", dest="params", action="append", required=True, type=_param_candidates,
-                   metavar="KEY=VALUES", help="candidates of one parameter, repeatable: "
-                   "normalise__box=18,20; clf__dense=64 --param clf__dense=128; clf__filters=[16,32],[32,64]")
+    p.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        required=True,
+        type=_param_candidates,
+        metavar="KEY=VALUES",
+        help="candidates of one parameter, repeatable: "
+        "normalise__box=18,20; clf__dense=64 --param clf__dense=128; clf__filters=[16,32],[32,64]",
+    )
     p.add_argument("--config", default="default", help="named configuration to start from: default or seed")
-    p.add_argument("--set", dest="overrides", action="append", default=[], type=_parse_override,
-                   metavar="KEY=VALUE",
-                   help="fixed parameter for every candidate, e.g. clf__epochs=2 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        type=_parse_override,
+        metavar="KEY=VALUE",
+        help="fixed parameter for every candidate, e.g. clf__epochs=2 (repeatable)",
+    )
     p.add_argument("--cv", type=int, default=3, help="stratified, shuffled folds (default: %(default)s)")
-    p.add_argument("--n-iter", type=int, default=None,
-                   help="sample this many candidates (RandomizedSearchCV) instead of trying them all")
+    p.add_argument(
+        "--n-iter",
+        type=int,
+        default=None,
+        help="sample this many candidates (RandomizedSearchCV) instead of trying them all",
+    )
     p.add_argument("--scoring", default=None, help="scikit-learn scorer name (default: accuracy)")
-    p.add_argument("--limit-per-class", type=int, default=None,
-                   help="at most N images per class and source (searches are many fits: start small)")
+    p.add_argument(
+        "--limit-per-class",
+        type=int,
+        default=None,
+        help="at most N images per class and source (searches are many fits: start small)",
+    )
     p.add_argument("--random-state", type=int, default=0, help="seeds the folds and sampling (default: 0)")
-    p.add_argument("--n-jobs", type=int, default=None,
-                   help="fits at once on this machine (default 1: TensorFlow already uses every core); "
-                   "with --scheduler every worker thread is used")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run the fits on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
-                   "(see benchmarks/README.md)")
-    p.add_argument("--output", "-o", default="best.joblib",
-                   help="where the best pipeline, refitted on all the data, is written "
-                   "(+ .sha256 and a .json model card)")
-    p.add_argument("--keras", action="store_true",
-                   help="save the Keras form instead of the ONNX inference form")
-    p.add_argument("--results", default=None, metavar="JSON",
-                   help="also write the ranking and the fold scores as JSON")
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="fits at once on this machine (default 1: TensorFlow already uses every core); "
+        "with --scheduler every worker thread is used",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the fits on this Dask scheduler, e.g. tcp://10.0.0.5:8786 (see benchmarks/README.md)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default="best.joblib",
+        help="where the best pipeline, refitted on all the data, is written "
+        "(+ .sha256 and a .json model card)",
+    )
+    p.add_argument(
+        "--keras", action="store_true", help="save the Keras form instead of the ONNX inference form"
+    )
+    p.add_argument(
+        "--results", default=None, metavar="JSON", help="also write the ranking and the fold scores as JSON"
+    )
     p.add_argument("--verbose", "-v", action="count", default=0, help="scikit-learn's search progress")
 
 
@@ -448,9 +567,17 @@ def cmd_gridsearch(args: argparse.Namespace) -> int:
     fixed = dict(args.overrides)
     fixed.setdefault("clf__verbose", 0)
     try:
-        search = make_search(grid, config=args.config, cv=args.cv, n_iter=args.n_iter,
-                             scoring=args.scoring, random_state=args.random_state, n_jobs=args.n_jobs,
-                             verbose=args.verbose, **fixed)
+        search = make_search(
+            grid,
+            config=args.config,
+            cv=args.cv,
+            n_iter=args.n_iter,
+            scoring=args.scoring,
+            random_state=args.random_state,
+            n_jobs=args.n_jobs,
+            verbose=args.verbose,
+            **fixed,
+        )
     except ValueError as exc:
         raise MathOCRError(str(exc)) from None
     data = load_training_data(args.data_dir, limit_per_class=args.limit_per_class)
@@ -467,10 +594,14 @@ def cmd_gridsearch(args: argparse.Namespace) -> int:
     best = search.best_estimator_
     model = best if args.keras else to_inference(best)
     report = evaluate_sets(model, data.heldout)
-    data_card = {"n_images": len(y), "limit_per_class": args.limit_per_class,
-                 "train": {k: {"n": len(s), "sha256": s.digest()} for k, s in data.train.items()}}
-    card = search_card(search, config=args.config, params=fixed, seconds=seconds, scheduler=args.scheduler,
-                       data=data_card)
+    data_card = {
+        "n_images": len(y),
+        "limit_per_class": args.limit_per_class,
+        "train": {k: {"n": len(s), "sha256": s.digest()} for k, s in data.train.items()},
+    }
+    card = search_card(
+        search, config=args.config, params=fixed, seconds=seconds, scheduler=args.scheduler, data=data_card
+    )
     card["form"] = "keras" if args.keras else "onnx"
     card["metrics"] = jsonable(report)
     path = save_pipeline(model, args.output, card)
@@ -478,8 +609,12 @@ def cmd_gridsearch(args: argparse.Namespace) -> int:
         res = search.cv_results_
         folds = sorted(k for k in res if k.startswith("split") and k.endswith("_test_score"))
         keys = ("rank_test_score", "mean_test_score", "std_test_score", "params", *folds)
-        out = {"ranking": rows, "cv_results": {k: res[k] for k in keys}, "seconds": round(seconds, 1),
-               "scheduler": args.scheduler}
+        out = {
+            "ranking": rows,
+            "cv_results": {k: res[k] for k in keys},
+            "seconds": round(seconds, 1),
+            "scheduler": args.scheduler,
+        }
         Path(args.results).write_text(json.dumps(jsonable(out), indent=2) + "\n")
     best_params = ", ".join(f"{k}={v}" for k, v in search.best_params_.items())
     print(f"\nbest (cv {search.best_score_:.4f}): {best_params}")
@@ -488,5 +623,11 @@ def cmd_gridsearch(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.append(("gridsearch", "cross-validated search over pipeline parameters, here or on a Dask cluster",
-                 _gridsearch_parser, cmd_gridsearch))
+COMMANDS.append(
+    (
+        "gridsearch",
+        "cross-validated search over pipeline parameters, here or on a Dask cluster",
+        _gridsearch_parser,
+        cmd_gridsearch,
+    )
+)

@@ -124,8 +124,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     count = int(np.prod(shape)) if shape else 1
     if len(raw) - header != count * dtype.itemsize:
         raise DataError(
-            f"{path} is truncated or corrupt: header says shape {shape}, "
-            f"found {len(raw) - header} data bytes"
+            f"{path} is truncated or corrupt: header says shape {shape}, found {len(raw) - header} data bytes"
         )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 

@@ -175,7 +175,11 @@ def build_cnn(
         for j in range(convs_per_block):
             layers.append(
                 keras.layers.Conv2D(
-                    f, 3, padding=padding, use_bias=not batch_norm, kernel_initializer=init(),
+                    f,
+                    3,
+                    padding=padding,
+                    use_bias=not batch_norm,
+                    kernel_initializer=init(),
                     name=f"conv{i}_{j}",
                 )
             )
@@ -351,8 +355,13 @@ class SymbolClassifier(KerasClassifier):
             return None
         seed = self._seed()
         return RandomDistortion(
-            rotation=10.0 * w, shear=0.15 * w, zoom=0.1 * w, shift=0.08 * max(a, w),
-            render=0.5 * min(a, 1.0), stroke=0.4 * min(a, 1.0), seed=None if seed is None else seed + 1,
+            rotation=10.0 * w,
+            shear=0.15 * w,
+            zoom=0.1 * w,
+            shift=0.08 * max(a, w),
+            render=0.5 * min(a, 1.0),
+            stroke=0.4 * min(a, 1.0),
+            seed=None if seed is None else seed + 1,
         )
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):

@@ -45,9 +45,7 @@ def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
             continue
         pred = np.asarray(pipe.predict(s.X)).astype(str)
         truth = np.asarray(s.y).astype(str)
-        per_class = {
-            c: round(float((pred[truth == c] == c).mean()), 5) for c in labels if (truth == c).any()
-        }
+        per_class = {c: round(float((pred[truth == c] == c).mean()), 5) for c in labels if (truth == c).any()}
         out["sources"][name] = {
             "n": len(s),
             "accuracy": round(float((pred == truth).mean()), 5),

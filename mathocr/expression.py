@@ -143,9 +143,7 @@ def parse(tokens: str | Iterable[str]) -> Node:
                     toks,
                 )
             if pos == 0:
-                raise _error(
-                    ExpressionError, f"expression starts with the operator {toks[0]!r}", toks
-                )
+                raise _error(ExpressionError, f"expression starts with the operator {toks[0]!r}", toks)
             raise _error(
                 ExpressionError,
                 f"two operators in a row: {toks[pos - 1]!r} then {toks[pos]!r} at position {pos}",

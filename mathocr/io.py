@@ -63,9 +63,7 @@ def _read_bytes(source: Any, max_bytes: int) -> bytes:
         try:
             size = os.path.getsize(path)
             if size > max_bytes:
-                raise ImageTooLargeError(
-                    f"file {path!r} is too large: {size:,} bytes (limit {max_bytes:,})"
-                )
+                raise ImageTooLargeError(f"file {path!r} is too large: {size:,} bytes (limit {max_bytes:,})")
             with open(path, "rb") as fh:
                 data = fh.read(max_bytes + 1)
         except FileNotFoundError:

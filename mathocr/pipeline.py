@@ -123,8 +123,17 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for name in ("mathocr", "numpy", "scipy", "scikit-learn", "pillow", "onnxruntime", "tensorflow-cpu",
-                 "keras", "scikeras"):
+    for name in (
+        "mathocr",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "pillow",
+        "onnxruntime",
+        "tensorflow-cpu",
+        "keras",
+        "scikeras",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

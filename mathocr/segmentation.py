@@ -551,9 +551,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
 
     line, n_lines = _line_clusters(boxes, tall)
     if n_lines > 1:
-        warnings.append(
-            f"{n_lines} lines of text found; write one expression on one line"
-        )
+        warnings.append(f"{n_lines} lines of text found; write one expression on one line")
     group = _merge_groups(boxes, tall, line, labels, ids, line_h, sw)
 
     segments: list[Segment] = []

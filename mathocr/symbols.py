@@ -54,14 +54,37 @@ ALIASES: dict[str, str] = {
 # token can be drawn several ways ("*" as a cross, a letter x or a dot; "/" as a slash
 # or an obelus), and training balances forms, not only tokens.
 FORMS: dict[str, str] = {
-    "+": "plus", "plus": "plus", "add": "plus", "addition": "plus", "addition_plus": "plus",
-    "-": "minus", "minus": "minus", "sub": "minus", "subtraction": "minus", "subtraction_minus": "minus",
-    "\u2212": "minus", "\u2013": "minus",
-    "*": "cross", "times": "cross", "\u00d7": "cross", "mul": "cross", "multiplication": "cross",
-    "multiplication_cross": "cross", "x": "x",
-    "dot": "dot", "multiplication_dot": "dot", "\u00b7": "dot", "\u22c5": "dot",
-    "/": "slash", "slash": "slash", "forward_slash": "slash", "division_slash": "slash",
-    "div": "obelus", "division": "obelus", "division_obelus": "obelus", "\u00f7": "obelus",
+    "+": "plus",
+    "plus": "plus",
+    "add": "plus",
+    "addition": "plus",
+    "addition_plus": "plus",
+    "-": "minus",
+    "minus": "minus",
+    "sub": "minus",
+    "subtraction": "minus",
+    "subtraction_minus": "minus",
+    "\u2212": "minus",
+    "\u2013": "minus",
+    "*": "cross",
+    "times": "cross",
+    "\u00d7": "cross",
+    "mul": "cross",
+    "multiplication": "cross",
+    "multiplication_cross": "cross",
+    "x": "x",
+    "dot": "dot",
+    "multiplication_dot": "dot",
+    "\u00b7": "dot",
+    "\u22c5": "dot",
+    "/": "slash",
+    "slash": "slash",
+    "forward_slash": "slash",
+    "division_slash": "slash",
+    "div": "obelus",
+    "division": "obelus",
+    "division_obelus": "obelus",
+    "\u00f7": "obelus",
 }
 
 # How each token is shown to people.
@@ -97,9 +120,7 @@ def canonical(name: str) -> str:
     try:
         return ALIASES[key]
     except KeyError:
-        raise KeyError(
-            f"unknown symbol name {name!r}; known names: {', '.join(sorted(ALIASES))}"
-        ) from None
+        raise KeyError(f"unknown symbol name {name!r}; known names: {', '.join(sorted(ALIASES))}") from None
 
 
 def form(name: str) -> str:

@@ -154,8 +154,15 @@ STYLES: dict[str, Style] = {
         replace(_BASE, name="colour", ink="colour"),
         replace(_BASE, name="pencil", ink="pencil", paper="paper", noise=(2.0, 6.0)),
         replace(
-            _BASE, name="photo", paper="paper", shadow=True, rotation=(-3.0, 3.0), noise=(3.0, 8.0),
-            blur=(0.3, 1.0), jpeg=(55, 90), ink="colour",
+            _BASE,
+            name="photo",
+            paper="paper",
+            shadow=True,
+            rotation=(-3.0, 3.0),
+            noise=(3.0, 8.0),
+            blur=(0.3, 1.0),
+            jpeg=(55, 90),
+            ink="colour",
         ),
         replace(_BASE, name="shadow", shadow=True, paper="paper"),
         replace(_BASE, name="chalk", ink="light", paper="dark", noise=(4.0, 10.0), blur=(0.3, 0.8)),
@@ -636,9 +643,11 @@ def iter_expressions(
     ...     it.expression for it in make_expression_set(2, seed=4, symbols=pool)]
     True
     """
-    chosen = list(STYLES.values()) if styles is None else [
-        s if isinstance(s, Style) else _style(s) for s in styles
-    ]
+    chosen = (
+        list(STYLES.values())
+        if styles is None
+        else [s if isinstance(s, Style) else _style(s) for s in styles]
+    )
     if not chosen:
         raise ValueError("styles is empty")
     pool = _prepare_pool(symbols if symbols is not None else heldout_symbols(data_dir))

@@ -13,6 +13,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# The test set is pinned (requirements/ci.txt, refreshed by scripts/refresh-pins.sh); users get
+# setup.cfg's ranges.
+python -m pip install --quiet --disable-pip-version-check -c requirements/ci.txt -e '.[dev]'
+python -m ruff check --quiet .
+python -m ruff format --check --quiet .
 export MATHOCR_DATA="${MATHOCR_DATA:-$(cd .. && pwd)/shared/data}"
 exec python -m pytest -p no:cacheprovider "$@"

@@ -30,9 +30,17 @@ def draw_page(
     Symbols: ``1`` bar, ``0`` ring, ``-`` dash, ``+`` cross, ``/`` slash,
     ``x`` diagonal cross, ``.`` dot, ``÷`` obelus, ``=`` equals.
     """
-    widths = {"1": stroke, "0": int(glyph * 0.55), "-": int(glyph * 0.5), "+": int(glyph * 0.5),
-              "/": int(glyph * 0.45), "x": int(glyph * 0.45), ".": int(stroke * 1.6),
-              "÷": int(glyph * 0.55), "=": int(glyph * 0.55)}
+    widths = {
+        "1": stroke,
+        "0": int(glyph * 0.55),
+        "-": int(glyph * 0.5),
+        "+": int(glyph * 0.5),
+        "/": int(glyph * 0.45),
+        "x": int(glyph * 0.45),
+        ".": int(stroke * 1.6),
+        "÷": int(glyph * 0.55),
+        "=": int(glyph * 0.55),
+    }
     total = sum(widths[c] for c in text) + gap * (len(text) - 1) + 2 * margin
     h = height or int(glyph * 2.2 + abs(slant) * total)
     im = Image.new("RGB", (total, h), bg)
@@ -56,8 +64,9 @@ def draw_page(
             boxes.append((x, mid - s2, w, stroke))
         elif c == "+":
             d.rectangle([x, mid - s2, x + w - 1, mid - s2 + stroke - 1], fill=ink)
-            d.rectangle([x + w // 2 - s2, mid - w // 2, x + w // 2 - s2 + stroke - 1, mid - w // 2 + w - 1],
-                        fill=ink)
+            d.rectangle(
+                [x + w // 2 - s2, mid - w // 2, x + w // 2 - s2 + stroke - 1, mid - w // 2 + w - 1], fill=ink
+            )
             boxes.append((x, mid - w // 2, w, w))
         elif c == "/":
             d.line([(x + s2, top + glyph - s2), (x + w - s2, top + s2)], fill=ink, width=stroke)

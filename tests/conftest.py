@@ -66,8 +66,12 @@ def write_data_dir(root: Path, n_per_class: int = 6, seed: int = 0) -> Path:
         images = np.stack([render_symbol(str(d), rng) for d in labels])
         write_idx(mnist / f"{split}-images-idx3-ubyte", images)
         write_idx(mnist / f"{split}-labels-idx1-ubyte", labels)
-    mdas_names = {"+": "addition_plus", "-": "subtraction_minus", "*": "multiplication_cross",
-                  "/": "division_obelus"}
+    mdas_names = {
+        "+": "addition_plus",
+        "-": "subtraction_minus",
+        "*": "multiplication_cross",
+        "/": "division_obelus",
+    }
     for part, n in (("train", n_per_class), ("val", 2), ("test", 3)):
         for token, name in mdas_names.items():
             folder = root / "symbols" / "mdas" / part / name

@@ -45,8 +45,17 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
 
     data = json.loads((tmp_path / "benchmark.json").read_text())
     seen = {(b["extra_info"]["kind"], b["extra_info"]["config"]) for b in data["benchmarks"]}
-    kinds = ("fit", "fit_budget", "symbols", "expressions", "cross_source", "transform", "predict_proba",
-             "solve", "cold_start")
+    kinds = (
+        "fit",
+        "fit_budget",
+        "symbols",
+        "expressions",
+        "cross_source",
+        "transform",
+        "predict_proba",
+        "solve",
+        "cold_start",
+    )
     assert {(k, c) for k in kinds for c in ("seed", "default")} <= seen
     assert ("expressions_old_path", "seed") in seen
     host = data["machine_info"]["mathocr"]["host"]
@@ -54,9 +63,14 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
 
     report = (tmp_path / "report.md").read_text()
     assert "| figure | `seed` | `default` |" in report
-    for row in ("| mnist/test accuracy |", "| expressions exact-match |", "| predict_proba, 8 crops, onnx |",
-                "| predict_proba, 512 crops, keras |", "| fit, fixed budget (same images and epochs) |",
-                "| cold start (new process: import + load + first predict), onnx |"):
+    for row in (
+        "| mnist/test accuracy |",
+        "| expressions exact-match |",
+        "| predict_proba, 8 crops, onnx |",
+        "| predict_proba, 512 crops, keras |",
+        "| fit, fixed budget (same images and epochs) |",
+        "| cold start (new process: import + load + first predict), onnx |",
+    ):
         assert any(line.startswith(row) for line in report.splitlines()), row
     # Every figure of "default" carries its ratio to "seed".
     row = next(line for line in report.splitlines() if line.startswith("| predict_proba, 8 crops, onnx"))

@@ -519,9 +519,22 @@ def test_serve_command_reports_a_bad_model(tmp_path, capsys):
 def test_serve_workers_report_a_bad_model_and_exit(tmp_path):
     """Every worker fails to load the model: one clear error, exit status 2, no hang."""
     proc = subprocess.run(
-        [sys.executable, "-m", "mathocr", "serve", "--workers", "2", "--port", str(_free_port()),
-         "--model", str(tmp_path / "nope.joblib")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "mathocr",
+            "serve",
+            "--workers",
+            "2",
+            "--port",
+            str(_free_port()),
+            "--model",
+            str(tmp_path / "nope.joblib"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert "mathocr serve: error:" in proc.stderr and "nope.joblib" in proc.stderr
@@ -539,8 +552,18 @@ def test_mathocr_serve_end_to_end(workers):
     """`python -m mathocr serve` answers over real HTTP with waitress, in one process or several."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mathocr", "serve", "--port", str(port), "--threads", "2",
-         "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "mathocr",
+            "serve",
+            "--port",
+            str(port),
+            "--threads",
+            "2",
+            "--workers",
+            str(workers),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -608,6 +631,7 @@ def _check_connections_are_balanced(pid: int, port: int, req: urllib.request.Req
             conn.request("POST", SOLVE, body=req.data, headers={"Content-Type": "image/png"})
             assert json.load(conn.getresponse())["value"] == "15"
             connections.append(conn)
+
         def established(worker: psutil.Process) -> int:
             conns = worker.net_connections("tcp")
             return sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in conns)

@@ -30,8 +30,7 @@ NEURAL_NET_CANNOT_PASS = {
     "`_more_tags`; SymbolClassifier itself implements `__sklearn_tags__`",
 }
 
-TINY = {"filters": (4,), "convs_per_block": 1, "dense": (8,), "epochs": 1, "batch_size": 16,
-        "augment": False}
+TINY = {"filters": (4,), "convs_per_block": 1, "dense": (8,), "epochs": 1, "batch_size": 16, "augment": False}
 
 
 def _expected_failures(estimator):
@@ -64,8 +63,9 @@ def test_init_stores_parameters_only():
 
 def test_fit_predict_string_classes(symbols28):
     X, y = symbols28
-    clf = SymbolClassifier(**{**TINY, "filters": (8, 16), "dense": (32,), "epochs": 8, "dropout": 0.0,
-                              "learning_rate": 5e-3}).fit(X, y)
+    clf = SymbolClassifier(
+        **{**TINY, "filters": (8, 16), "dense": (32,), "epochs": 8, "dropout": 0.0, "learning_rate": 5e-3}
+    ).fit(X, y)
     assert list(clf.classes_) == sorted(set(y))
     proba = clf.predict_proba(X[:8])
     assert proba.shape == (8, 14) and np.allclose(proba.sum(axis=1), 1, atol=1e-4)
@@ -74,8 +74,13 @@ def test_fit_predict_string_classes(symbols28):
 
 @pytest.mark.parametrize(
     "params,msg",
-    [({"filters": ()}, "filters"), ({"dropout": 1.5}, "dropout"), ({"learning_rate": 0}, "learning_rate"),
-     ({"padding": "full"}, "padding"), ({"filters": (4,) * 5}, "blocks")],
+    [
+        ({"filters": ()}, "filters"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"padding": "full"}, "padding"),
+        ({"filters": (4,) * 5}, "blocks"),
+    ],
 )
 def test_bad_hyperparameters_fail_in_fit(symbols28, params, msg):
     X, y = symbols28
@@ -111,7 +116,10 @@ def test_clone_is_unfitted_with_same_params(tiny_pipeline):
 def test_gridsearch_uses_stratified_folds_and_classifier_scorer(symbols28):
     X, y = symbols28
     search = GridSearchCV(
-        SymbolClassifier(**TINY), {"dense": [(8,), (16,)]}, cv=2, scoring="balanced_accuracy",
+        SymbolClassifier(**TINY),
+        {"dense": [(8,), (16,)]},
+        cv=2,
+        scoring="balanced_accuracy",
         error_score="raise",
     )
     search.fit(X, y)
@@ -154,7 +162,9 @@ def test_without_warp_images_are_only_shifted_by_whole_pixels(symbols28):
     for i in range(16):
         # Every value is one of the image's own: no interpolation, no rotation, no zoom.
         found = [
-            (dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+            (dy, dx)
+            for dy in range(-3, 4)
+            for dx in range(-3, 4)
             if np.allclose(out[i, ..., 0], _shift(x[i, ..., 0], dy, dx), atol=1e-6)
         ]
         assert found, f"image {i} was warped"

@@ -267,8 +267,11 @@ def _brute_force(lp: np.ndarray) -> float:
     return best
 
 
-@given(st.integers(1, 3).flatmap(lambda n: st.lists(
-    st.lists(st.floats(0.001, 1.0), min_size=14, max_size=14), min_size=n, max_size=n)))
+@given(
+    st.integers(1, 3).flatmap(
+        lambda n: st.lists(st.lists(st.floats(0.001, 1.0), min_size=14, max_size=14), min_size=n, max_size=n)
+    )
+)
 @settings(max_examples=40, deadline=None)
 def test_decode_is_the_most_probable_valid_sequence(raw):
     p = np.array(raw)

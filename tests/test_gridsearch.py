@@ -43,17 +43,22 @@ def test_parse_param_rejects(text):
 
 
 def test_merge_params_joins_repeated_keys():
-    grid = merge_params([parse_param("clf__dense=64"), parse_param("clf__dense=128,64"),
-                         parse_param("normalise__box=18,20")])
+    grid = merge_params(
+        [parse_param("clf__dense=64"), parse_param("clf__dense=128,64"), parse_param("normalise__box=18,20")]
+    )
     assert grid == {"clf__dense": [(64,), (128,)], "normalise__box": [18, 20]}
 
 
 def test_format_ranking_lists_best_first():
     rows = [
-        {"rank": 1, "mean_score": 0.95, "std_score": 0.01, "mean_fit_s": 2.0,
-         "params": {"clf__dense": (128,)}},
-        {"rank": 2, "mean_score": 0.9, "std_score": 0.02, "mean_fit_s": 1.0,
-         "params": {"clf__dense": (64,)}},
+        {
+            "rank": 1,
+            "mean_score": 0.95,
+            "std_score": 0.01,
+            "mean_fit_s": 2.0,
+            "params": {"clf__dense": (128,)},
+        },
+        {"rank": 2, "mean_score": 0.9, "std_score": 0.02, "mean_fit_s": 1.0, "params": {"clf__dense": (64,)}},
     ]
     lines = format_ranking(rows).splitlines()
     assert lines[0].split() == ["rank", "score", "fit", "s", "clf__dense"]
@@ -80,9 +85,27 @@ def test_cli_rejects_unknown_parameter(capsys):
 
 # 4 candidates, 2 folds, a tiny network, 1 epoch: a few seconds per run after TensorFlow is loaded.
 SEARCH = [
-    "gridsearch", "--param", "clf__dense=16", "--param", "clf__dense=32", "--param", "normalise__box=16,20",
-    "--cv", "2", "--set", "clf__filters=8,16", "--set", "clf__convs_per_block=1", "--set", "clf__epochs=1",
-    "--set", "clf__augment=0", "--set", "clf__batch_size=32", "--set", "clf__learning_rate=5e-3",
+    "gridsearch",
+    "--param",
+    "clf__dense=16",
+    "--param",
+    "clf__dense=32",
+    "--param",
+    "normalise__box=16,20",
+    "--cv",
+    "2",
+    "--set",
+    "clf__filters=8,16",
+    "--set",
+    "clf__convs_per_block=1",
+    "--set",
+    "clf__epochs=1",
+    "--set",
+    "clf__augment=0",
+    "--set",
+    "clf__batch_size=32",
+    "--set",
+    "clf__learning_rate=5e-3",
 ]
 
 
@@ -94,8 +117,17 @@ def search_data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_run(search_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("gs-local")
-    rc = main([*SEARCH, "--data-dir", str(search_data), "--output", str(out / "best.joblib"),
-               "--results", str(out / "results.json")])
+    rc = main(
+        [
+            *SEARCH,
+            "--data-dir",
+            str(search_data),
+            "--output",
+            str(out / "best.joblib"),
+            "--results",
+            str(out / "results.json"),
+        ]
+    )
     assert rc == 0
     return out
 
@@ -137,8 +169,9 @@ def _init_ignores_global_random() -> bool:
             if extra_draw:
                 random.random()
 
-        clf = SymbolClassifier(filters=(2,), convs_per_block=1, dense=(4,), augment=0, epochs=1,
-                               random_state=0)
+        clf = SymbolClassifier(
+            filters=(2,), convs_per_block=1, dense=(4,), augment=0, epochs=1, random_state=0
+        )
         with mock.patch("random.seed", seed_then_draw):
             clf.initialize(X, y)
         return clf.model_.get_weights()
@@ -158,10 +191,22 @@ def test_same_search_on_dask_cluster_ranks_like_local(local_run, search_data, tm
     other weights: that known cause is reported as an expected failure, not a flaky one.
     """
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        rc = main([*SEARCH, "--data-dir", str(search_data), "--output", str(tmp_path / "best.joblib"),
-                   "--results", str(tmp_path / "results.json"), "--scheduler", cluster.scheduler_address])
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        rc = main(
+            [
+                *SEARCH,
+                "--data-dir",
+                str(search_data),
+                "--output",
+                str(tmp_path / "best.joblib"),
+                "--results",
+                str(tmp_path / "results.json"),
+                "--scheduler",
+                cluster.scheduler_address,
+            ]
+        )
     assert rc == 0
     local = json.loads((local_run / "results.json").read_text())["cv_results"]
     remote = json.loads((tmp_path / "results.json").read_text())["cv_results"]
@@ -172,8 +217,10 @@ def test_same_search_on_dask_cluster_ranks_like_local(local_run, search_data, tm
         assert np.array_equal(ra, rb)
         return
     if not _init_ignores_global_random():
-        pytest.xfail(f"initial weights depend on Python's global random (shared with the Dask worker's "
-                     f"event loop): local {a.round(4)}, dask {b.round(4)}")
+        pytest.xfail(
+            f"initial weights depend on Python's global random (shared with the Dask worker's "
+            f"event loop): local {a.round(4)}, dask {b.round(4)}"
+        )
     n_images = load_card(local_run / "best.joblib")["data"]["n_images"]
     tol = 1.0 / (n_images // 2)  # one image of a fold's test half
     np.testing.assert_allclose(b, a, atol=tol)

@@ -57,8 +57,9 @@ def test_inference_form_matches_keras_form(tiny_pipeline, fast_pipeline, symbol_
     X, _ = symbol_set
     assert isinstance(fast_pipeline[-1], OnnxSymbolClassifier)
     assert list(fast_pipeline.classes_) == list(tiny_pipeline.classes_)
-    np.testing.assert_allclose(fast_pipeline.predict_proba(X[:40]), tiny_pipeline.predict_proba(X[:40]),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        fast_pipeline.predict_proba(X[:40]), tiny_pipeline.predict_proba(X[:40]), atol=1e-5
+    )
     again = pickle.loads(pickle.dumps(fast_pipeline))
     np.testing.assert_array_equal(again.predict(X[:40]), fast_pipeline.predict(X[:40]))
     assert fast_pipeline.predict_proba([]).shape == (0, 14)

@@ -118,8 +118,13 @@ def test_pipeline_of_both_matches_mnist_style_input():
 
 @pytest.mark.parametrize(
     "est,bad",
-    [(Binarize(polarity="sideways"), "polarity"), (Binarize(threshold=300), "threshold"),
-     (Normalize(method="zoom"), "method"), (Normalize(box=40), "box"), (Normalize(size=2), "size")],
+    [
+        (Binarize(polarity="sideways"), "polarity"),
+        (Binarize(threshold=300), "threshold"),
+        (Normalize(method="zoom"), "method"),
+        (Normalize(box=40), "box"),
+        (Normalize(size=2), "size"),
+    ],
 )
 def test_bad_parameters_are_clear_errors(est, bad):
     with pytest.raises(ValueError, match=bad):
@@ -128,8 +133,14 @@ def test_bad_parameters_are_clear_errors(est, bad):
 
 @pytest.mark.parametrize(
     "X,msg",
-    [([np.zeros((2, 2, 3))], "2-D"), ([np.zeros((0, 4))], "empty"), (np.zeros((4, 4)), "shape"),
-     ([np.full((3, 3), np.nan)], "NaN"), ([np.array([["a"]])], "dtype"), (5, "list")],
+    [
+        ([np.zeros((2, 2, 3))], "2-D"),
+        ([np.zeros((0, 4))], "empty"),
+        (np.zeros((4, 4)), "shape"),
+        ([np.full((3, 3), np.nan)], "NaN"),
+        ([np.array([["a"]])], "dtype"),
+        (5, "list"),
+    ],
 )
 def test_bad_inputs_are_clear_errors(X, msg):
     with pytest.raises(ValueError, match=msg):

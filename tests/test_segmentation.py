@@ -115,7 +115,7 @@ def test_obelus_shape_needs_a_bar_between_two_dots():
 
     dot_bar_dot = np.array([[10, 0, 16, 6], [0, 10, 26, 14], [10, 18, 16, 24]])
     assert _is_obelus(dot_bar_dot)
-    assert not _is_obelus(dot_bar_dot[:2])                                   # one dot: no
+    assert not _is_obelus(dot_bar_dot[:2])  # one dot: no
     assert not _is_obelus(np.array([[10, 0, 16, 6], [0, 10, 26, 14], [10, 2, 16, 8]]))  # both above
     assert not _is_obelus(np.array([[40, 0, 46, 6], [0, 10, 26, 14], [10, 18, 16, 24]]))  # off the bar
     assert not _is_obelus(np.array([[10, 0, 16, 6], [0, 10, 12, 22], [10, 18, 16, 24]]))  # no flat bar
@@ -212,8 +212,11 @@ def test_unusual_shapes_are_flagged():
 
 
 def test_empty_and_flat_pages():
-    for page in (np.full((50, 80), 255, np.uint8), np.zeros((50, 80, 3), np.uint8),
-                 np.random.default_rng(0).normal(200, 3, (50, 80)).clip(0, 255).astype(np.uint8)):
+    for page in (
+        np.full((50, 80), 255, np.uint8),
+        np.zeros((50, 80, 3), np.uint8),
+        np.random.default_rng(0).normal(200, 3, (50, 80)).clip(0, 255).astype(np.uint8),
+    ):
         seg = segment(page)
         assert seg.segments == [] and seg.lines == 0
 

@@ -143,10 +143,12 @@ def test_division_by_zero_keeps_the_tokens():
 
 
 def test_grammar_correction_and_low_confidence_are_warned():
-    scripted = ScriptedClassifier([
-        one_hot("8"),
-        one_hot("+", 0.8),  # "8+" cannot end: read as a digit
-    ])
+    scripted = ScriptedClassifier(
+        [
+            one_hot("8"),
+            one_hot("+", 0.8),  # "8+" cannot end: read as a digit
+        ]
+    )
     sol = Solver(scripted).solve(draw_page("11")[0])
     assert sol.value is not None
     assert any("to make a valid expression" in w and "'+'" in w for w in sol.warnings)

@@ -9,11 +9,30 @@ def test_fourteen_classes():
 
 @pytest.mark.parametrize(
     "name,token",
-    [("+", "+"), ("plus", "+"), ("addition_plus", "+"), ("-", "-"), ("minus", "-"),
-     ("subtraction_minus", "-"), ("times", "*"), ("x", "*"), ("X", "*"), ("×", "*"),
-     ("multiplication_cross", "*"), ("multiplication_dot", "*"), ("dot", "*"), ("·", "*"),
-     ("div", "/"), ("÷", "/"), ("division_obelus", "/"), ("forward_slash", "/"), ("slash", "/"),
-     ("division_slash", "/"), ("7", "7"), (" Minus ", "-")],
+    [
+        ("+", "+"),
+        ("plus", "+"),
+        ("addition_plus", "+"),
+        ("-", "-"),
+        ("minus", "-"),
+        ("subtraction_minus", "-"),
+        ("times", "*"),
+        ("x", "*"),
+        ("X", "*"),
+        ("×", "*"),
+        ("multiplication_cross", "*"),
+        ("multiplication_dot", "*"),
+        ("dot", "*"),
+        ("·", "*"),
+        ("div", "/"),
+        ("÷", "/"),
+        ("division_obelus", "/"),
+        ("forward_slash", "/"),
+        ("slash", "/"),
+        ("division_slash", "/"),
+        ("7", "7"),
+        (" Minus ", "-"),
+    ],
 )
 def test_aliases(name, token):
     assert canonical(name) == token
