@@ -13,7 +13,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from mathocr import bench
+from benchmarks import configs
+from mathocr.card import jsonable
 from mathocr.datasets import stratified_split
 from mathocr.evaluation import evaluate_sets
 
@@ -26,11 +27,11 @@ def test_symbol_accuracy(benchmark, models, data, crops, config):
     pipe = models.pipe(config, "onnx")
     report = benchmark.pedantic(evaluate_sets, args=(pipe, data.heldout), rounds=1, iterations=1)
     info = {"kind": "symbols", "config": config, "form": "onnx", "report": report}
-    if bench.BENCH_CONFIGS[config].trainable:
+    if configs.BENCH_CONFIGS[config].trainable:
         # The served (ONNX) form must be the trained (Keras) network, to float rounding.
         keras = models.pipe(config, "keras").predict_proba(crops[:64])
         info["onnx_vs_keras_max_abs_diff"] = float(np.abs(pipe.predict_proba(crops[:64]) - keras).max())
-    benchmark.extra_info.update(bench.jsonable(info))
+    benchmark.extra_info.update(jsonable(info))
 
 
 @pytest.mark.bench_configs("all")
@@ -49,7 +50,7 @@ def test_expression_accuracy(benchmark, models, synth_items, config):
         per_style[item.style].append((exact, sol.error is None and sol.value == item.value))
     hits = [h for v in per_style.values() for h in v]
     benchmark.extra_info.update(
-        bench.jsonable(
+        jsonable(
             {
                 "kind": "expressions",
                 "config": config,
@@ -86,7 +87,7 @@ def test_expression_accuracy_old_path(benchmark, models, synth_items, config):
         for item, (text, value) in zip(synth_items, answers, strict=True)
     ]
     benchmark.extra_info.update(
-        bench.jsonable({"kind": "expressions_old_path", "config": config, "form": "keras", **_rates(hits)})
+        jsonable({"kind": "expressions_old_path", "config": config, "form": "keras", **_rates(hits)})
     )
 
 
@@ -102,14 +103,16 @@ def test_cross_source(benchmark, data, budget, config, direction):
         pytest.skip(f"needs both operator sources ({train_src} and {test_src})")
     mnist = data.train["mnist/train"]
     smallest = min(int((mnist.y == c).sum()) for c in set(mnist.y.tolist()))
-    digits, _ = stratified_split(mnist, min(1.0, budget.cross_digits_per_class / smallest), bench.SUBSET_SEED)
+    digits, _ = stratified_split(
+        mnist, min(1.0, budget.cross_digits_per_class / smallest), configs.SUBSET_SEED
+    )
     X = [*digits.X, *(img for s in op_sets for img in s.X)]
     y = np.concatenate([digits.y, *(s.y for s in op_sets)])
-    pipe = bench.make_bench_pipeline(config, budget, clf__epochs=budget.cross_epochs)
+    pipe = configs.make_bench_pipeline(config, budget, clf__epochs=budget.cross_epochs)
     benchmark.pedantic(pipe.fit, args=(X, y), rounds=1, iterations=1)
     report = evaluate_sets(pipe, data.heldout)
     benchmark.extra_info.update(
-        bench.jsonable(
+        jsonable(
             {
                 "kind": "cross_source",
                 "config": config,

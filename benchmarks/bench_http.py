@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script (the old-design server) from anywhere
     sys.path.insert(0, str(ROOT))
 
-from deploy.handwriting import render_png  # noqa: E402
+from mathocr.web.handwriting import render_png  # noqa: E402
 
 CLIENTS = 8
 # Seven symbols each, as a typical drawing on the page (600x200 canvas).
@@ -248,7 +248,7 @@ def test_concurrent_solve_one_process(benchmark, images):
 
 
 def _concurrent(benchmark, server: Server, images: dict[str, bytes]) -> dict:
-    from deploy.server import default_workers
+    from mathocr.web.server import default_workers
 
     expected = reference_answers(server.port, images)
     load_run(server.port, 2, images)  # warm-up: threads, connections, ONNX Runtime arenas

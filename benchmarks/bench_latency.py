@@ -3,6 +3,11 @@
 Warm figures are medians of many rounds after a warm-up; cold start spawns a fresh
 process per round (``import mathocr`` + ``load_pipeline`` + first ``predict_proba``) and
 records its phases. Nothing here asserts a time: speed targets live in these figures.
+
+Every benchmark here times its configurations round by round (the ``interleaved``
+fixture, :mod:`benchmarks.interleave`): the first of, say, ``test_predict_proba[*-8]``
+measures seed, default, ... in turn for each round, and each reports its own rounds, so
+a host whose speed drifts during the run slows every configuration alike.
 """
 
 from __future__ import annotations
@@ -11,43 +16,53 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
 
-from mathocr import bench
+from benchmarks import configs
 
 
 @pytest.mark.bench_configs("all")
-def test_transformers(benchmark, models, crops, budget, config):
+def test_transformers(benchmark, interleaved, models, crops, budget, config):
     """Binarise + normalise of 64 crops: the part of predict_proba before the network."""
     benchmark.group = "transformers: 64 crops"
-    pre = models.pipe(config, "onnx")[:-1]
     batch = crops[:64]
-    benchmark.pedantic(pre.transform, args=(batch,), rounds=budget.rounds["transform"], warmup_rounds=1)
-    method = pre.get_params()["normalise__method"]
+
+    def call(config):
+        return partial(models.pipe(config, "onnx")[:-1].transform, batch)
+
+    interleaved(call, rounds=budget.rounds["transform"], warmup_rounds=1)
+    method = models.pipe(config, "onnx").get_params()["normalise__method"]
     benchmark.extra_info.update(kind="transform", config=config, form=None, n=len(batch), normalise=method)
 
 
 @pytest.mark.bench_configs("all")
-@pytest.mark.parametrize("batch", bench.BATCH_SIZES)
-def test_predict_proba(benchmark, models, crops, budget, config, form, batch):
+@pytest.mark.parametrize("batch", configs.BATCH_SIZES)
+def test_predict_proba(benchmark, interleaved, models, crops, budget, config, form, batch):
     benchmark.group = f"predict_proba: {batch} crops"
-    pipe = models.pipe(config, form)
     X = crops[:batch]
-    benchmark.pedantic(pipe.predict_proba, args=(X,), rounds=budget.predict_rounds(batch), warmup_rounds=2)
+
+    def call(config, form):
+        return partial(models.pipe(config, form).predict_proba, X)
+
+    interleaved(call, rounds=budget.predict_rounds(batch), warmup_rounds=2)
     benchmark.extra_info.update(kind="predict_proba", config=config, form=form, batch=batch)
 
 
 @pytest.mark.bench_configs("serving")
-@pytest.mark.parametrize("width", bench.IMAGE_WIDTHS)
-def test_solve(benchmark, models, pages, budget, config, form, width):
+@pytest.mark.parametrize("width", configs.IMAGE_WIDTHS)
+def test_solve(benchmark, interleaved, models, pages, budget, config, form, width):
     from mathocr.solver import Solver
 
     benchmark.group = f"solve: {width} px wide"
     image, truth = pages[width]
-    solver = Solver(models.pipe(config, form))
-    solution = benchmark.pedantic(solver.solve, args=(image,), rounds=budget.rounds["solve"], warmup_rounds=1)
+
+    def call(config, form):
+        return partial(Solver(models.pipe(config, form)).solve, image)
+
+    solution = interleaved(call, rounds=budget.rounds["solve"], warmup_rounds=1)[-1]
     benchmark.extra_info.update(
         kind="solve",
         config=config,
@@ -81,24 +96,28 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_predict_s": t3 
 
 
 @pytest.mark.bench_configs("serving")
-def test_cold_start(benchmark, models, budget, config, form):
+def test_cold_start(benchmark, interleaved, models, budget, config, form):
     benchmark.group = "cold start"
-    path = models.saved(config, form)
-    phases: list[dict] = []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
-    def cold() -> None:
-        out = subprocess.run(
-            [sys.executable, "-c", _COLD_START, str(path)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            timeout=300,
-        )
-        phases.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    def call(config, form):
+        path = models.saved(config, form)
 
-    benchmark.pedantic(cold, rounds=budget.rounds["cold_start"], iterations=1)
+        def cold() -> dict:
+            out = subprocess.run(
+                [sys.executable, "-c", _COLD_START, str(path)],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+                timeout=300,
+            )
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        return cold
+
+    phases = interleaved(call, rounds=budget.rounds["cold_start"])
+    path = models.saved(config, form)
     median = {k: round(float(np.median([p[k] for p in phases])), 4) for k in phases[0]}
     benchmark.extra_info.update(
         kind="cold_start", config=config, form=form, model_mb=round(path.stat().st_size / 2**20, 2), **median

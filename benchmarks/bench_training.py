@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from mathocr import bench
+from benchmarks import configs
+from mathocr.card import jsonable
 from mathocr.datasets import SymbolSet, stratified_split
 
 
@@ -26,7 +27,7 @@ def test_fit(benchmark, models, config):
     clf = fitted.keras[-1]
     history = {k: round(float(v[-1]), 5) for k, v in clf.history_.items()}
     benchmark.extra_info.update(
-        bench.jsonable(
+        jsonable(
             {
                 "kind": "fit",
                 "config": config,
@@ -36,7 +37,7 @@ def test_fit(benchmark, models, config):
                 "n_parameters": int(clf.model_.count_params()),
                 "final_epoch": history,
                 "export_s": round(export_s, 3),
-                "params": bench.config_params(config, models.budget),
+                "params": configs.config_params(config, models.budget),
             }
         )
     )
@@ -47,8 +48,8 @@ def test_fit_fixed_budget(benchmark, data, budget, config):
     benchmark.group = "fit: fixed budget"
     X, y = data.training_arrays()
     whole = SymbolSet(X, np.asarray(y), "train")
-    part, _ = stratified_split(whole, min(1.0, budget.fit_budget_images / len(whole)), bench.SUBSET_SEED)
-    pipe = bench.make_bench_pipeline(config, budget, clf__epochs=budget.fit_budget_epochs)
+    part, _ = stratified_split(whole, min(1.0, budget.fit_budget_images / len(whole)), configs.SUBSET_SEED)
+    pipe = configs.make_bench_pipeline(config, budget, clf__epochs=budget.fit_budget_epochs)
     seconds: list[float] = []
 
     def fit() -> None:
@@ -58,7 +59,7 @@ def test_fit_fixed_budget(benchmark, data, budget, config):
 
     benchmark.pedantic(fit, rounds=1, iterations=1)
     benchmark.extra_info.update(
-        bench.jsonable(
+        jsonable(
             {
                 "kind": "fit_budget",
                 "config": config,

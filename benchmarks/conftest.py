@@ -6,7 +6,7 @@ Run them with ``mathocr bench`` (which also writes the report), or directly::
         benchmarks/bench_latency.py --bench-quick --benchmark-json out.json
 
 Options: ``--bench-quick`` (tiny data, 1 epoch, few rounds), ``--bench-configs
-seed,default,...`` (names from :data:`mathocr.bench.BENCH_CONFIGS`; ``seed`` is always
+seed,default,...`` (names from :data:`benchmarks.configs.BENCH_CONFIGS`; ``seed`` is always
 included), ``--bench-data-dir DIR``. Every configuration is trained once per session
 (fixed seeds) and reused by every benchmark that needs it.
 """
@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests.conftest (generated data) when pytest is not run with -m
     sys.path.insert(0, str(ROOT))
 
-from mathocr import bench  # noqa: E402
+from benchmarks import configs  # noqa: E402
+from benchmarks.interleave import RoundRobin  # noqa: E402
+from mathocr import card  # noqa: E402
 
 # Benchmarks run in this module order whatever the command line says: training fills the
 # model cache inside the timed fit, the others reuse it.
@@ -40,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--bench-configs",
         default=None,
         metavar="NAMES",
-        help=f"comma-separated configurations (default: all; quick: {','.join(bench.QUICK_CONFIGS)})",
+        help=f"comma-separated configurations (default: all; quick: {','.join(configs.QUICK_CONFIGS)})",
     )
     group.addoption(
         "--bench-data-dir",
@@ -56,10 +58,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     quick = bool(config.getoption("--bench-quick", False))
     try:
-        config._bench_configs = bench.parse_configs(config.getoption("--bench-configs", None), quick)
+        config._bench_configs = configs.parse_configs(config.getoption("--bench-configs", None), quick)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config._bench_budget = bench.budget("quick" if quick else "full")
+    config._bench_budget = configs.budget("quick" if quick else "full")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
@@ -73,18 +75,18 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     b = config._bench_budget
     machine_info["mathocr"] = {
-        "host": bench.jsonable(bench.machine_info()),
-        "budget": bench.jsonable(asdict(b)),
-        "configs": bench.describe_configs(config._bench_configs, b),
+        "host": card.jsonable(card.machine_info()),
+        "budget": card.jsonable(asdict(b)),
+        "configs": configs.describe_configs(config._bench_configs, b),
     }
 
 
 _ALLOWED = {
     "all": lambda c: True,
-    "trainable": lambda c: bench.BENCH_CONFIGS[c].trainable,
-    "serving": lambda c: c in bench.SERVING_CONFIGS,
+    "trainable": lambda c: configs.BENCH_CONFIGS[c].trainable,
+    "serving": lambda c: c in configs.SERVING_CONFIGS,
     "seed": lambda c: c == "seed",
-    "cross": lambda c: c in bench.CROSS_CONFIGS,
+    "cross": lambda c: c in configs.CROSS_CONFIGS,
 }
 
 
@@ -98,7 +100,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "form" in metafunc.fixturenames:
         # The shipped model exists only in the inference (ONNX) form.
         pairs = [
-            (c, f) for c in names for f in bench.FORMS if f == "onnx" or bench.BENCH_CONFIGS[c].trainable
+            (c, f) for c in names for f in configs.FORMS if f == "onnx" or configs.BENCH_CONFIGS[c].trainable
         ]
         metafunc.parametrize(("config", "form"), pairs, ids=[f"{c}-{f}" for c, f in pairs])
     else:
@@ -109,7 +111,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def budget(pytestconfig) -> bench.Budget:
+def budget(pytestconfig) -> configs.Budget:
     return pytestconfig._bench_budget
 
 
@@ -151,7 +153,7 @@ def synth_items(bench_data_dir, budget):
     from mathocr.synth import STYLES, make_expression_set
 
     return make_expression_set(
-        budget.synth_per_style * len(STYLES), seed=bench.SYNTH_SEED, data_dir=bench_data_dir
+        budget.synth_per_style * len(STYLES), seed=configs.SYNTH_SEED, data_dir=bench_data_dir
     )
 
 
@@ -162,13 +164,13 @@ def crops(synth_items) -> list[np.ndarray]:
     from mathocr.segmentation import segment
 
     found = [s.crop for item in synth_items for s in segment(read_image(item.image)).segments]
-    n = max(bench.BATCH_SIZES)
+    n = max(configs.BATCH_SIZES)
     return [found[i % len(found)] for i in range(n)]
 
 
 @pytest.fixture(scope="session")
 def pages(synth_items) -> dict[int, tuple[np.ndarray, str]]:
-    """One clean synthetic expression at each width of :data:`mathocr.bench.IMAGE_WIDTHS`, with its truth."""
+    """One clean synthetic expression at each of :data:`benchmarks.configs.IMAGE_WIDTHS`, with its truth."""
     from PIL import Image
 
     item = next(
@@ -177,7 +179,7 @@ def pages(synth_items) -> dict[int, tuple[np.ndarray, str]]:
     )
     im = Image.fromarray(item.image)
     out = {}
-    for w in bench.IMAGE_WIDTHS:
+    for w in configs.IMAGE_WIDTHS:
         h = max(1, round(im.height * w / im.width))
         out[w] = (np.asarray(im.resize((w, h), Image.Resampling.LANCZOS)), item.expression)
     return out
@@ -203,7 +205,7 @@ class Fitted:
 class Models:
     """Session cache: each configuration is trained (or loaded) once and reused."""
 
-    def __init__(self, data, run_budget: bench.Budget, folder: Path):
+    def __init__(self, data, run_budget: configs.Budget, folder: Path):
         self.data = data
         self.budget = run_budget
         self.folder = folder
@@ -213,7 +215,7 @@ class Models:
     def train(self, config: str) -> Fitted:
         """Train ``config`` on the whole training set now (timed by ``test_fit``) and cache it."""
         X, y = self.data.training_arrays()
-        pipe = bench.make_bench_pipeline(config, self.budget)
+        pipe = configs.make_bench_pipeline(config, self.budget)
         t = time.perf_counter()
         pipe.fit(X, y)
         fitted = Fitted(config, pipe, time.perf_counter() - t, len(y), int(pipe.get_params()["clf__epochs"]))
@@ -225,7 +227,7 @@ class Models:
 
     def pipe(self, config: str, form: str = "onnx"):
         """The fitted pipeline of ``config`` in the ``"keras"`` or ``"onnx"`` form."""
-        if not bench.BENCH_CONFIGS[config].trainable:
+        if not configs.BENCH_CONFIGS[config].trainable:
             if form != "onnx":
                 pytest.skip("the shipped model exists only in the ONNX form")
             return self.bundled()
@@ -255,7 +257,7 @@ class Models:
         """A model file of ``config`` in ``form`` (the bundled file itself for ``"bundled"``)."""
         from mathocr.pipeline import DEFAULT_MODEL, save_pipeline
 
-        if not bench.BENCH_CONFIGS[config].trainable:
+        if not configs.BENCH_CONFIGS[config].trainable:
             self.bundled()
             return DEFAULT_MODEL
         f = self.fitted(config)
@@ -267,3 +269,27 @@ class Models:
 @pytest.fixture(scope="session")
 def models(data, budget, tmp_path_factory) -> Models:
     return Models(data, budget, tmp_path_factory.mktemp("models"))
+
+
+# ---------------------------------------------------------------- latency rounds
+
+
+@pytest.fixture(scope="session")
+def round_robin() -> RoundRobin:
+    """Round-robin latency measurements of the session (see :mod:`benchmarks.interleave`)."""
+    return RoundRobin(over=("config", "form"))
+
+
+@pytest.fixture
+def interleaved(request, benchmark, round_robin):
+    """``interleaved(factory, rounds=, warmup_rounds=)``: time ``factory(config=, form=)()`` round-robin.
+
+    The first benchmark of a group (same function, same other parameters) measures every
+    configuration of the group round by round; each then reports its own rounds to
+    pytest-benchmark and gets back what its call returned in each round.
+    """
+
+    def run(factory, *, rounds: int, warmup_rounds: int = 0) -> list:
+        return round_robin.run(request.node, benchmark, factory, rounds=rounds, warmup_rounds=warmup_rounds)
+
+    return run

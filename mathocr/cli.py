@@ -1,15 +1,17 @@
-"""The ``mathocr`` command: train, evaluate, solve, serve, bench, gridsearch.
+"""The mathocr command: solve, serve, train, evaluate, bench, gridsearch.
 
 Each sub-command is a pair of functions, ``_<name>_parser(sub)`` that declares its
 arguments and ``cmd_<name>(args) -> int`` that runs it; :data:`COMMANDS` lists them.
 Heavy imports happen inside the ``cmd_`` functions so ``mathocr --help`` is instant.
 Errors the user can fix (:class:`mathocr.errors.MathOCRError`) are printed as one
-line on stderr with exit status 2, never as a traceback.
+line on stderr with exit status 2, never as a traceback. Text shown by ``--help``
+(descriptions, epilogs, argument help) is plain text, not reStructuredText.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -18,6 +20,7 @@ from .errors import MathOCRError
 
 # Synthetic pages the bundled model was trained with (mathocr.pagecrops).
 DEFAULT_PAGES = 5000
+UNIPEN_COPIES = 2  # mathocr.datasets.UNIPEN_COPIES, here so that --help imports no data code
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -34,20 +37,45 @@ COMMANDS: list[
 ] = []
 
 
+DESCRIPTION = """\
+Read handwritten arithmetic from images and compute its exact value;
+serve, train, evaluate and benchmark the model that reads it."""
+EPILOG = """\
+exit status:
+  0    success
+  1    the command ran but some of its work failed (solve: an image could not be
+       solved); see each command's --help
+  2    usage error, or the command could not run at all (bad option value, model
+       missing or corrupt, port in use, ...): one line on stderr says why
+  130  interrupted (Ctrl+C)
+
+'mathocr COMMAND --help' describes a command."""
+# Order of the commands in `mathocr --help`; any others follow in the order they were added.
+_HELP_ORDER = ("solve", "serve", "train", "evaluate", "bench", "gridsearch")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mathocr", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mathocr",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"mathocr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_, parser_fn, cmd_fn in COMMANDS:
-        p = sub.add_parser(name, help=help_, description=help_)
-        parser_fn(p)
+    order = {name: i for i, name in enumerate(_HELP_ORDER)}
+    for name, help_, parser_fn, cmd_fn in sorted(COMMANDS, key=lambda c: order.get(c[0], len(order))):
+        p = sub.add_parser(
+            name, help=help_, description=help_, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        parser_fn(p)  # may set p.epilog (plain text, shown as written)
         p.set_defaults(func=cmd_fn)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mathocr`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``mathocr`` console script; returns the exit status (see :data:`EPILOG`)."""
+    args = build_parser().parse_args(argv)  # usage errors: argparse exits with status 2
     try:
         return int(args.func(args) or 0)
     except MathOCRError as exc:
@@ -56,6 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Whoever read stdout has gone (`mathocr solve *.png | head -1`): stop quietly, and
+        # keep Python from complaining again when it flushes stdout at exit.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
 
 
 # ---------------------------------------------------------------- sub-commands
@@ -103,12 +139,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     waitress is pure Python, so it runs the same on Linux, macOS and Windows. Solving
     holds the GIL most of the time, so on POSIX several worker processes share the
-    port (see :mod:`deploy.server`); each loads the model once.
+    port (see :mod:`mathocr.web.server`); each loads the model once.
     """
     import logging
 
     try:
-        from deploy.server import default_workers, serve
+        from .web.server import default_workers, serve
     except ImportError as exc:
         raise MathOCRError(
             f"serving needs the 'serve' extra ({exc.name} is missing): pip install 'mathocr[serve]'"
@@ -195,6 +231,17 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
         f"training images (default {DEFAULT_PAGES}; 0 for none; see mathocr.pagecrops)",
     )
     p.add_argument(
+        "--unipen-copies",
+        type=int,
+        default=UNIPEN_COPIES,
+        metavar="N",
+        help=f"draw each UNIPEN training-writer sample N times, varied (default {UNIPEN_COPIES}; "
+        "0 leaves UNIPEN out)",
+    )
+    p.add_argument(
+        "--no-clean", action="store_true", help="keep UNIPEN samples that cleanlab flags as mislabelled"
+    )
+    p.add_argument(
         "--no-balance",
         action="store_true",
         help="do not weight images to balance written forms (see TrainingData.sample_weights)",
@@ -202,14 +249,41 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
+def _add_unipen(data, copies: int, clean: bool) -> dict | None:
+    """Draw UNIPEN's training writers into ``data.train``, mislabelled samples dropped first."""
+    from collections import Counter
+
+    from .datasets import render_pen_samples
+
+    samples = data.pen_train
+    if not samples:
+        return None
+    report = None
+    if clean:
+        from .cleaning import find_label_issues
+
+        print(f"checking {len(samples)} UNIPEN labels (cleanlab, out-of-fold by writer)", flush=True)
+        plain = render_pen_samples(samples, "unipen/check", augment=False)
+        issues = find_label_issues(plain.X, plain.y, [s.writer for s in samples])
+        dropped = Counter(plain.y[issues].tolist())
+        report = {
+            "n_checked": len(samples),
+            "n_dropped": int(issues.sum()),
+            "dropped_per_class": {c: dropped[c] for c in sorted(dropped)},
+            "dropped_where": [s.where for s, bad in zip(samples, issues, strict=True) if bad],
+        }
+        print(f"  dropped {int(issues.sum())} of {len(samples)}: {dict(sorted(dropped.items()))}", flush=True)
+        samples = [s for s, bad in zip(samples, issues, strict=True) if not bad]
+    data.add_pen_samples(samples, copies)
+    return report
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import time
 
-    import numpy as np
-
-    from .bench import jsonable, machine_info
+    from .card import model_card
     from .datasets import data_home, load_training_data
-    from .evaluation import evaluate_sets, format_report, predict_proba_latency
+    from .evaluation import evaluate_sets, format_report
     from .pagecrops import PAGE_SEED, page_crops
     from .pipeline import make_pipeline, save_pipeline, to_inference
     from .synth import symbol_pool
@@ -233,6 +307,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"drawing and segmenting {args.pages} synthetic pages", flush=True)
         pages = page_crops(symbol_pool(data.train.values()), args.pages, seed=PAGE_SEED)
         data.train[pages.source] = pages
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    if args.unipen_copies < 0:
+        raise MathOCRError(f"--unipen-copies must be 0 or more, got {args.unipen_copies}")
+    cleaning = _add_unipen(data, args.unipen_copies, clean=not args.no_clean) if args.unipen_copies else None
     X, y = data.training_arrays()
     for name, s in data.train.items():
         print(f"  train {name}: {len(s)}", flush=True)
@@ -243,36 +322,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     fit_seconds = time.time() - t
     model = pipe if args.keras else to_inference(pipe)
     report = evaluate_sets(model, data.heldout)
-    sample = data.heldout["mnist/test"].X[:8]
-    settings = {k: v for k, v in pipe.get_params().items() if "__" in k and not callable(v)}
-    card = {
-        "config": args.config,
-        "form": "keras" if args.keras else "onnx",
-        "classes": [str(c) for c in model.classes_],
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
-        "overrides": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
-        "command": "mathocr " + " ".join(sys.argv[1:]) if sys.argv and "mathocr" in sys.argv[0] else None,
-        "training": {
-            "seconds_fit": round(fit_seconds, 1),
-            "seconds_total": round(time.time() - started, 1),
-            "n_images": len(y),
-            "per_class": {c: int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=False)},
+    card = model_card(
+        pipe,
+        model,
+        data,
+        y,
+        config=args.config,
+        form="keras" if args.keras else "onnx",
+        overrides=params,
+        fit_seconds=fit_seconds,
+        started=started,
+        options={
             "limit_per_class": args.limit_per_class,
             "pages": {"n_pages": args.pages, "seed": PAGE_SEED},
             "balanced_forms": not args.no_balance,
-            # Training time and latency differ ~3x between hosts of the same size (with
-            # and without AVX-512): a card's timings mean little without its machine
-            # (its libraries are already under "libraries").
-            "machine": jsonable({k: v for k, v in machine_info().items() if k != "libraries"}),
-            "history": {k: [round(float(v), 5) for v in vs] for k, vs in pipe[-1].history_.items()},
+            "unipen": {"copies": args.unipen_copies, "cleaning": cleaning},
         },
-        "data": {
-            "train": {name: {"n": len(s), "sha256": s.digest()} for name, s in data.train.items()},
-            "heldout": {name: {"n": len(s), "sha256": s.digest()} for name, s in data.heldout.items()},
-        },
-        "metrics": report,
-        "latency_predict_proba_8": predict_proba_latency(model, sample),
-    }
+        metrics=report,
+        latency_images=data.heldout["mnist/test"].X[:8],
+    )
     path = save_pipeline(model, args.output, card)
     print(format_report(report))
     lat = card["latency_predict_proba_8"]
@@ -331,16 +399,49 @@ COMMANDS.append(
 # ---- solve
 
 
+SOLVE_EPILOG = """\
+output:
+  Plain text: one line per solved image on stdout, "IMAGE: EXPRESSION = VALUE",
+  with the decimal form in parentheses when it differs ("a.png: 1/8 = 1/8 (0.125)").
+  Errors and warnings go to stderr, as "IMAGE: error: MESSAGE" and
+  "IMAGE: warning: MESSAGE", so stdout holds results only.
+  --json: exactly one JSON object per image and line on stdout, in the order given,
+  failed images included ({"file": ..., "error": ..., "code": ...}); nothing on
+  stderr unless the command cannot run at all.
+
+exit status:
+  0    every image was solved
+  1    at least one image failed (missing or unreadable, too large, no symbols
+       found, not a valid expression, division by zero); the others are printed
+  2    usage error, or nothing could be solved (the model is missing or corrupt):
+       one line on stderr says why
+  130  interrupted (Ctrl+C)
+  141  stdout was closed before all results were written (e.g. | head -1)
+
+examples:
+  mathocr solve mathocr/samples/12+69.png
+  mathocr solve --json scans/*.png > results.jsonl
+  mathocr solve - < drawing.png"""
+
+
 def _solve_parser(p: argparse.ArgumentParser) -> None:
+    p.epilog = SOLVE_EPILOG
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files to read; '-' reads stdin")
-    p.add_argument("--json", action="store_true", help="print one JSON object per image and line")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per image and line, errors included, on stdout",
+    )
     p.add_argument("--model", default=None, metavar="PATH", help="pipeline file (default: the bundled model)")
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
     """Read each image, solve all of them in one batch, print one result per image.
 
-    Exit status 1 when any image failed (unreadable, nothing found, no value).
+    Results go to stdout; in plain-text mode errors and warnings go to stderr, so
+    stdout holds results only. With ``--json`` every image, failed or not, is one JSON
+    object on one line of stdout. Exit status 1 when any image failed (unreadable, too
+    large, nothing found, no value), else 0; see :data:`SOLVE_EPILOG`.
     """
     import json
 
@@ -358,12 +459,12 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if sol.error is None:
             d = sol.to_dict()
             shown = d["value"] if d["value"] == d["decimal"] else f"{d['value']} ({d['decimal']})"
-            print(f"{name}: {sol.expression} = {shown}")
+            print(f"{name}: {sol.expression} = {shown}", flush=True)
         else:
             read = f" (read: {sol.expression})" if sol.tokens else ""
-            print(f"{name}: error: {sol.error}{read}")
+            print(f"{name}: error: {sol.error}{read}", file=sys.stderr, flush=True)
         for warning in sol.warnings:
-            print(f"  warning: {warning}")
+            print(f"{name}: warning: {warning}", file=sys.stderr, flush=True)
     return 1 if failed else 0
 
 
@@ -426,10 +527,24 @@ def _bench_parser(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the benchmark suites (pytest-benchmark) and write the report with ratios to "seed"."""
+    """Run the benchmark suites (pytest-benchmark) and write the report with ratios to "seed".
+
+    The suites, their runner and the report writer are the source checkout's
+    ``benchmarks/`` folder (not packaged), found beside the ``mathocr`` package.
+    """
     from pathlib import Path
 
-    from .bench import BENCH_CONFIGS, benchmarks_dir, parse_configs, run_suite, write_report
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "harness.py").is_file():
+        raise MathOCRError(
+            f"mathocr bench runs from a source checkout: there is no benchmarks/ folder beside "
+            f"{root / 'mathocr'} (clone the repository, pip install -e '.[dev]' there and run it again)"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks.configs import BENCH_CONFIGS, parse_configs
+    from benchmarks.harness import RESULTS, run_suite
+    from benchmarks.report import write_report
 
     if args.list:
         for cfg in BENCH_CONFIGS.values():
@@ -447,7 +562,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.output:
         out = Path(args.output)
     else:
-        out = Path("bench-quick") if args.quick else benchmarks_dir() / "results"
+        out = Path("bench-quick") if args.quick else RESULTS
     rc = run_suite(
         out,
         quick=args.quick,
@@ -557,7 +672,7 @@ def cmd_gridsearch(args: argparse.Namespace) -> int:
 
     from sklearn.model_selection import ParameterGrid
 
-    from .bench import jsonable
+    from .card import data_digests, jsonable
     from .datasets import load_training_data
     from .evaluation import evaluate_sets, format_report
     from .gridsearch import fit_search, format_ranking, make_search, merge_params, ranking, search_card
@@ -597,7 +712,7 @@ def cmd_gridsearch(args: argparse.Namespace) -> int:
     data_card = {
         "n_images": len(y),
         "limit_per_class": args.limit_per_class,
-        "train": {k: {"n": len(s), "sha256": s.digest()} for k, s in data.train.items()},
+        "train": data_digests(data.train),
     }
     card = search_card(
         search, config=args.config, params=fixed, seconds=seconds, scheduler=args.scheduler, data=data_card

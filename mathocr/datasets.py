@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from .errors import DataError
+from .errors import DataError, ImageError
+from .io import read_image
+from .preprocessing import to_grey, to_ink_on_black
+from .strokes import STYLES, distort, render
 from .symbols import CLASSES, canonical, form, is_known
+from .unipen import PenSample, read_unipen
 
 ENV_VAR = "MATHOCR_DATA"
 
@@ -54,6 +57,20 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 # The bundled model's split of the operator sources (see load_training_data).
 BHMSDS_TRAIN_FRACTION = 0.8
 SPLIT_SEED = 20261124
+
+UNIPEN_DIR = Path("unipen") / "train_r01_v07"
+# Writers, not samples, are split: a writer in training never appears held out.
+UNIPEN_TRAIN_FRACTION = 0.7
+UNIPEN_SPLIT_SEED = 20261202
+# Each training sample is drawn this many times, each time with its own pen, shape
+# change and style (mathocr.strokes): the strokes are cheap, the writers are what counts.
+UNIPEN_COPIES = 2
+# How the held-out writers are drawn for the report: a canvas export, 3 px pen, 56 px.
+UNIPEN_EVAL_PEN, UNIPEN_EVAL_SIZE = 3.0, 56
+SEMEION_FILE = Path("semeion") / "semeion.data"
+# Held-out sets whose writers nothing in training comes from (the other held-out sets
+# are the training sources' own test splits).
+UNSEEN_WRITERS = ("unipen/heldout-writers", "semeion")
 
 
 def data_home(data_dir: str | os.PathLike | None = None) -> Path:
@@ -227,34 +244,29 @@ def load_mnist(
 # ---------------------------------------------------------------------------- symbol folders
 
 
-def to_ink_on_black(image: np.ndarray) -> np.ndarray:
-    """Return a grey image with white ink on black, inverting it when the background is light.
-
-    The background is taken to be the median of the border pixels: ink rarely
-    covers most of an image's border.
-    """
-    image = np.asarray(image, dtype=np.uint8)
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    return 255 - image if np.median(border) > 127 else image
+# to_ink_on_black (imported above) is mathocr.preprocessing's: one polarity rule for
+# training images, Binarize and pages alike.
 
 
 def read_symbol_image(path: str | os.PathLike) -> np.ndarray:
     """Read one symbol image file as a grey, ink-on-black ``uint8`` array.
 
-    Transparent images are composited onto white first (canvas exports are ink on
-    a transparent background).
+    Read exactly as a page to solve is (:func:`mathocr.io.read_image`: the same
+    decoders, EXIF orientation, 16-bit scaling, and transparency composited by the same
+    rule, onto white or onto black for light strokes), made grey with
+    :func:`mathocr.preprocessing.to_grey`, and put ink on black with
+    :func:`mathocr.preprocessing.to_ink_on_black`.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read as an image (the message names it).
     """
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, rgba)
-            grey = np.asarray(im.convert("L"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        image = read_image(path)
+    except ImageError as exc:
         raise DataError(f"cannot read image {path}: {exc}") from None
-    return to_ink_on_black(grey)
+    return to_ink_on_black(to_grey(image))
 
 
 @dataclass
@@ -272,6 +284,9 @@ class SymbolSet:
     balanced : bool
         True when the set is balanced by token already (crops cut from synthetic
         pages): :meth:`TrainingData.sample_weights` then gives each image weight 1.
+    form_names : list of str
+        Each image's written form or form name, when neither its folder nor its token
+        tells it (UNIPEN's ``*`` is an asterisk, not a cross).
     """
 
     X: list[np.ndarray]
@@ -279,6 +294,7 @@ class SymbolSet:
     source: str
     paths: list[str] = field(default_factory=list)
     balanced: bool = False
+    form_names: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -294,8 +310,11 @@ class SymbolSet:
     def forms(self) -> np.ndarray:
         """The written form of each image (``"slash"``, ``"obelus"``, ``"7"``, ...).
 
-        Taken from the class folder an image was read from, else from its token.
+        Taken from ``form_names``, else the class folder an image was read from, else
+        its token.
         """
+        if self.form_names:
+            return np.asarray([form(n) for n in self.form_names])
         if self.paths:
             return np.asarray([form(Path(p).parent.name) for p in self.paths])
         return np.asarray([form(str(t)) for t in self.y])
@@ -308,6 +327,7 @@ class SymbolSet:
             source or self.source,
             [self.paths[i] for i in index] if self.paths else [],
             self.balanced,
+            [self.form_names[i] for i in index] if self.form_names else [],
         )
 
 
@@ -409,6 +429,15 @@ class TrainingData:
 
     train: dict[str, SymbolSet]
     heldout: dict[str, SymbolSet]
+    pen_train: list[PenSample] = field(default_factory=list)
+    """UNIPEN's training writers as strokes, drawn into ``train`` by :meth:`add_pen_samples`."""
+    notes: list[str] = field(default_factory=list)
+    """What was missing from the data directory and left out."""
+
+    def add_pen_samples(self, samples: list[PenSample], copies: int = UNIPEN_COPIES, seed: int = 0) -> None:
+        """Draw pen samples ``copies`` times each (varied) into ``train["unipen/train"]``."""
+        if samples:
+            self.train["unipen/train"] = render_pen_samples(samples, "unipen/train", copies, seed)
 
     def training_arrays(self) -> tuple[list[np.ndarray], np.ndarray]:
         X = [img for s in self.train.values() for img in s.X]
@@ -455,7 +484,12 @@ def load_training_data(
     * training: MNIST train (60,000), mdas train + val, a seeded
       ``BHMSDS_TRAIN_FRACTION`` of bhmsds (stratified by class);
     * held out: MNIST test (``mnist/test``), mdas test (``mdas/test``), the rest of
-      bhmsds (``bhmsds/heldout``).
+      bhmsds (``bhmsds/heldout``);
+    * unseen writers: UNIPEN's held-out writers (``unipen/heldout-writers``, split by
+      writer with :func:`split_writers`, drawn as a canvas export) and Semeion
+      (``semeion``), when the data directory has them (``notes`` says when not).
+      UNIPEN's training writers are returned as strokes (``pen_train``), to be
+      cleaned and drawn into ``train`` with :meth:`TrainingData.add_pen_samples`.
 
     Duplicates are removed by content hash before training sees anything, held-out
     sets first, so an image present in both a held-out and a training split is only
@@ -508,7 +542,161 @@ def load_training_data(
         heldout[b_held.source] = b_held
     if len(train) == 1:
         raise DataError(f"no operator symbols found under {symbols} (expected mdas/ and/or bhmsds/)")
+    notes: list[str] = []
+    pen_train: list[PenSample] = []
+    if (root / UNIPEN_DIR).is_dir():
+        pen_train, pen_held = split_writers(load_unipen(root))
+        heldout["unipen/heldout-writers"] = render_pen_samples(
+            pen_held, "unipen/heldout-writers", augment=False
+        )
+    else:
+        notes.append(f"no UNIPEN tree at {root / UNIPEN_DIR}: trained without it, no unseen-writer report")
+    if (root / SEMEION_FILE).is_file():
+        heldout["semeion"] = load_semeion(root)
+    else:
+        notes.append(f"no Semeion file at {root / SEMEION_FILE}: no Semeion report")
+    # Unseen writers lead every report: they are the headline figures.
+    heldout = {
+        **{k: v for k, v in heldout.items() if k in UNSEEN_WRITERS},
+        **{k: v for k, v in heldout.items() if k not in UNSEEN_WRITERS},
+    }
     if limit_per_class is not None:
         train = {k: _take_per_class(v, limit_per_class, seed) for k, v in train.items()}
         heldout = {k: _take_per_class(v, limit_per_class, seed) for k, v in heldout.items()}
-    return TrainingData(train, heldout)
+        labels = np.asarray([s.label for s in pen_train])
+        pen_train = [pen_train[i] for c in CLASSES for i in np.flatnonzero(labels == c)[:limit_per_class]]
+    return TrainingData(train, heldout, pen_train, notes)
+
+
+# ---------------------------------------------------------------------------- UNIPEN and Semeion
+
+
+def load_unipen(data_dir: str | os.PathLike | None = None) -> list[PenSample]:
+    """Read UNIPEN's isolated digits (1a) and symbols (1d) that are mathocr tokens.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        See :func:`data_home`; the tree is ``<data_dir>/unipen/train_r01_v07``.
+
+    Returns
+    -------
+    list of :class:`~mathocr.unipen.PenSample`
+        Labels are class tokens (``0``-``9``, ``+ - * /``). UNIPEN's ``*`` is an
+        asterisk, a written form of its own.
+
+    Raises
+    ------
+    DataError
+        If the tree is missing or malformed (the message names the file and line).
+    """
+    root = data_home(data_dir) / UNIPEN_DIR
+    categories = [c for c in ("1a", "1d") if (root / "data" / c).is_dir()]
+    if not categories:
+        raise DataError(f"{root} holds neither data/1a (digits) nor data/1d (symbols)")
+    samples, _dropped = read_unipen(root, categories, labels=CLASSES)
+    return samples
+
+
+def split_writers(
+    samples: list[PenSample], fraction: float = UNIPEN_TRAIN_FRACTION, seed: int = UNIPEN_SPLIT_SEED
+) -> tuple[list[PenSample], list[PenSample]]:
+    """Split samples by writer: ``fraction`` of the writers (seeded) train, the rest are held out.
+
+    Examples
+    --------
+    >>> train, held = split_writers(load_unipen())      # doctest: +SKIP
+    >>> {s.writer for s in train} & {s.writer for s in held}   # doctest: +SKIP
+    set()
+    """
+    writers = sorted({s.writer for s in samples})
+    order = np.random.default_rng(seed).permutation(len(writers))
+    chosen = {writers[i] for i in order[: round(fraction * len(writers))]}
+    return [s for s in samples if s.writer in chosen], [s for s in samples if s.writer not in chosen]
+
+
+# How often each of strokes.STYLES is drawn for training (canvas, paper, lowres, box).
+_STYLE_P = (0.45, 0.25, 0.15, 0.15)
+_STYLE_P_NO_BOX = (0.5, 0.3, 0.2, 0.0)
+# A lone stroke is a `1` or a `/` by its slant: it is never slanted further, nor
+# stretched to fill a box (that turns both into the same diagonal bar; measured at 3
+# epochs with both: MNIST test's `1` fell from 98.5% to 91.3%, read as `/`). A minus
+# stretched to fill a square is a black square.
+_KEEP_SLANT = frozenset("1/")
+_NO_BOX = frozenset("1/-")
+_KEEP_SLANT_ARGS = {t: {"rotate": 0.0, "shear": 0.0} for t in _KEEP_SLANT}
+
+
+def render_pen_samples(
+    samples: list[PenSample], source: str, copies: int = 1, seed: int = 0, augment: bool = True
+) -> SymbolSet:
+    """Draw pen samples as images (ink on black) with :func:`mathocr.strokes.render`.
+
+    With ``augment``, each copy gets its own shape change (slant, rotation, stretch),
+    pen width, size and style (canvas, paper, low-resolution scan, or a scan stretched
+    to fill its box); without it,
+    every sample is drawn once as the held-out report draws it.
+    """
+    rng = np.random.default_rng(seed)
+    X: list[np.ndarray] = []
+    y: list[str] = []
+    names: list[str] = []
+    for sample in samples:
+        for _ in range(copies if augment else 1):
+            if augment:
+                size = float(rng.uniform(28, 72))
+                image = render(
+                    distort(sample.strokes, rng, **_KEEP_SLANT_ARGS.get(sample.label, {})),
+                    size=size,
+                    pen=float(rng.uniform(0.04, 0.16) * size),
+                    style=str(rng.choice(STYLES, p=_STYLE_P_NO_BOX if sample.label in _NO_BOX else _STYLE_P)),
+                    rng=rng,
+                )
+            else:
+                image = render(sample.strokes, size=UNIPEN_EVAL_SIZE, pen=UNIPEN_EVAL_PEN)
+            X.append(to_ink_on_black(image))
+            y.append(sample.label)
+            names.append("asterisk" if sample.label == "*" else sample.label)
+    return SymbolSet(X, np.asarray(y, dtype="<U1"), source, form_names=names)
+
+
+def load_semeion(data_dir: str | os.PathLike | None = None) -> SymbolSet:
+    """Read the Semeion digits (UCI layout) as images the way a scan arrives.
+
+    Each 16x16 0/1 digit is enlarged 3x (whole pixels) and put on white paper with a
+    16-pixel margin. Semeion's digits are stretched to fill their box, so a thin ``1``
+    arrives wide: that is part of the test. Never trained on.
+
+    Returns
+    -------
+    SymbolSet
+        Source ``"semeion"``, ink on black.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or a line is not 256 pixels + 10 one-hot labels.
+    """
+    path = data_home(data_dir) / SEMEION_FILE
+    try:
+        lines = path.read_text().split("\n")
+    except OSError as exc:
+        raise DataError(f"cannot read Semeion file {path}: {exc}") from None
+    X, y = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            values = np.asarray([float(v) for v in line.split()])
+        except ValueError:
+            raise DataError(f"{path}:{number}: a non-numeric value") from None
+        if values.size != 266 or values[256:].sum() != 1:
+            raise DataError(
+                f"{path}:{number}: expected 256 pixels and 10 one-hot labels, got {values.size} values"
+            )
+        digit = (values[:256].reshape(16, 16) > 0.5).astype(np.uint8) * 255
+        X.append(np.pad(digit.repeat(3, 0).repeat(3, 1), 16))
+        y.append(CLASSES[int(values[256:].argmax())])
+    if not X:
+        raise DataError(f"{path} holds no digits")
+    return SymbolSet(X, np.asarray(y, dtype="<U1"), "semeion")

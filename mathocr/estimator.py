@@ -1,4 +1,9 @@
-"""The CNN and :class:`SymbolClassifier`, its scikit-learn face.
+""":class:`SymbolClassifier`, the symbol CNN's scikit-learn face.
+
+The network itself is :func:`mathocr.network.symbol_cnn`, passed to scikeras as the
+``model`` parameter; this module adds what training needs around it (the optimizer's
+learning-rate schedule, the distortion of training batches) and what scikit-learn
+expects (string classes, tags, one row per image).
 
 Importing this module imports TensorFlow (seconds, hundreds of MB): only training,
 evaluation of the Keras form and ONNX export need it. Serving uses
@@ -8,222 +13,31 @@ evaluation of the Keras form and ONNX export need it. Serving uses
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
-import tensorflow as tf
 from scikeras.wrappers import KerasClassifier
 
+from .network import RandomDistortion, check_network, symbol_cnn
 
-def _configure_tensorflow() -> None:
-    # Measured on the 2-core reference machine: intra 2 / inter 1 is fastest; XLA's
-    # JIT on CPU only adds compile time for a model this small.
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(min(2, os.cpu_count() or 1))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        tf.config.optimizer.set_jit(False)
-    except RuntimeError:
-        pass  # the runtime is already initialised (someone else configured it first)
+__all__ = ["RandomDistortion", "SymbolClassifier"]
 
-
-_configure_tensorflow()
-
-
-@keras.saving.register_keras_serializable(package="mathocr")
-class RandomDistortion(keras.layers.Layer):
-    """Random handwriting variation, applied per image during training only.
-
-    One affine warp per image (rotation, horizontal shear, zoom, shift) plus a random
-    thickening of the strokes by one or two pixels (grey dilation): canvas drawings
-    and photos have shifted symbols written with many pens, while MNIST has one. With
-    no rotation, shear or zoom the shifts are whole pixels, which leave every pixel
-    value as it was. Identity at inference.
-
-    Parameters
-    ----------
-    rotation : float
-        Maximum rotation in degrees.
-    shear : float
-        Maximum horizontal shear (x shift per unit of y).
-    zoom : float
-        Maximum relative change of scale.
-    shift : float
-        Maximum shift as a fraction of the image size.
-    render : float
-        Probability of drawing the symbol again as a pen would: upscaled 3 times, cut
-        at a random ink level (thinner or thicker strokes, hard edges), averaged back
-        down (smooth edges). Large crisp canvas strokes reduced to 28 pixels look like
-        that, and MNIST's digits do not: MNIST's test ones drawn again this way are read
-        as ``/`` far more often than as MNIST draws them (see the README).
-    stroke : float
-        Probability of thickening the strokes (by two pixels in 3 cases of 8, else one).
-    seed : int, optional
-    """
-
-    def __init__(
-        self, rotation=10.0, shear=0.15, zoom=0.1, shift=0.08, render=0.5, stroke=0.4, seed=None, **kwargs
-    ):
-        super().__init__(**kwargs)
-        self.rotation, self.shear, self.zoom, self.shift, self.stroke = rotation, shear, zoom, shift, stroke
-        self.render = render
-        self.seed = seed
-        # A seed generator keeps the layer usable when TensorFlow's op determinism is on
-        # (scikeras turns it on when random_state is set).
-        self._seeds = keras.random.SeedGenerator(seed)
-
-    def call(self, x, training=None):
-        if not training:
-            return x
-        n = tf.shape(x)[0]
-        h, w = tf.cast(tf.shape(x)[1], tf.float32), tf.cast(tf.shape(x)[2], tf.float32)
-
-        def uniform(limit):
-            return keras.random.uniform((n,), -limit, limit, seed=self._seeds)
-
-        theta = uniform(self.rotation * np.pi / 180)
-        sh = uniform(self.shear)
-        inv_scale = 1.0 / (1.0 + uniform(self.zoom))
-        tx, ty = uniform(self.shift) * w, uniform(self.shift) * h
-        if not (self.rotation or self.shear or self.zoom):
-            # Bilinear sampling at whole-pixel offsets returns the pixels unchanged: a
-            # shift alone then adds no blur that test images would not have.
-            tx, ty = tf.round(tx), tf.round(ty)
-        cos, sin = tf.cos(theta) * inv_scale, tf.sin(theta) * inv_scale
-        # Output pixel (x, y) samples input M @ ((x, y) - c) + c + t, M = R(theta) S(sh) / scale.
-        m00, m01, m10, m11 = cos, cos * sh - sin, sin, sin * sh + cos
-        cx, cy = (w - 1) / 2, (h - 1) / 2
-        a2 = cx - m00 * cx - m01 * cy + tx
-        b2 = cy - m10 * cx - m11 * cy + ty
-        zeros = tf.zeros_like(theta)
-        transforms = tf.stack([m00, m01, a2, m10, m11, b2, zeros, zeros], axis=1)
-        x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x,
-            transforms=transforms,
-            output_shape=tf.shape(x)[1:3],
-            fill_value=0.0,
-            interpolation="BILINEAR",
-            fill_mode="CONSTANT",
-        )
-        if self.render > 0:
-            k = 3
-            up = tf.image.resize(x, tf.shape(x)[1:3] * k, method="bilinear")
-            cut = keras.random.uniform((n, 1, 1, 1), 0.2, 0.6, seed=self._seeds)
-            drawn = tf.nn.avg_pool2d(tf.cast(up > cut, x.dtype), k, k, "VALID")
-            use = keras.random.uniform((n, 1, 1, 1), seed=self._seeds) < self.render
-            x = tf.where(use, drawn, x)
-        if self.stroke > 0:
-            # Thicken only: thinning MNIST's ones makes them indistinguishable from slashes.
-            u = keras.random.uniform((n, 1, 1, 1), seed=self._seeds)
-            one = tf.nn.max_pool2d(x, 2, 1, "SAME")
-            two = tf.nn.max_pool2d(x, 3, 1, "SAME")
-            x = tf.where(u < 0.375 * self.stroke, two, tf.where(u < self.stroke, one, x))
-        return x
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "rotation": self.rotation,
-            "shear": self.shear,
-            "zoom": self.zoom,
-            "shift": self.shift,
-            "render": self.render,
-            "stroke": self.stroke,
-            "seed": self.seed,
-        }
-
-
-def build_cnn(
-    n_classes: int,
-    input_shape: tuple[int, int] = (28, 28),
-    filters: Sequence[int] = (32, 64),
-    convs_per_block: int = 2,
-    dense: Sequence[int] = (128,),
-    dropout: float = 0.25,
-    batch_norm: bool = True,
-    padding: str = "same",
-    seed: int | None = None,
-) -> keras.Sequential:
-    """Build the CNN: blocks of 3x3 convolutions (each block ends in 2x2 max-pooling),
-    dense layers, a softmax over ``n_classes``.
-
-    Training-time distortion is not part of the network: :class:`SymbolClassifier`
-    applies it to each training batch, so the exported model is the network alone.
-
-    Examples
-    --------
-    >>> model = build_cnn(14, filters=(8,), dense=(16,))   # doctest: +SKIP
-    >>> model.output_shape                                 # doctest: +SKIP
-    (None, 14)
-    """
-    # Every random layer gets its own seed drawn from `seed`: Keras would otherwise draw
-    # them from Python's global `random`, which other threads (a Dask worker's event
-    # loop) also draw from, so the same search gave different fits on a cluster.
-    rng = np.random.default_rng(seed)
-
-    def next_seed() -> int | None:
-        return None if seed is None else int(rng.integers(2**31 - 1))
-
-    def init() -> keras.initializers.Initializer:
-        return keras.initializers.GlorotUniform(seed=next_seed())
-
-    layers: list = [keras.Input((*input_shape, 1))]
-    h, w = input_shape
-    for i, f in enumerate(filters):
-        for j in range(convs_per_block):
-            layers.append(
-                keras.layers.Conv2D(
-                    f,
-                    3,
-                    padding=padding,
-                    use_bias=not batch_norm,
-                    kernel_initializer=init(),
-                    name=f"conv{i}_{j}",
-                )
-            )
-            if batch_norm:
-                layers.append(keras.layers.BatchNormalization(name=f"bn{i}_{j}"))
-            layers.append(keras.layers.ReLU())
-        # Pool only along sides that are still at least 2 pixels (tables given as
-        # one-pixel-high images by scikit-learn's generic checks).
-        if padding == "valid":
-            h, w = h - 2 * convs_per_block, w - 2 * convs_per_block
-        pool = (2 if h >= 2 else 1, 2 if w >= 2 else 1)
-        layers.append(keras.layers.MaxPooling2D(pool))
-        h, w = h // pool[0], w // pool[1]
-        if dropout and batch_norm:
-            layers.append(keras.layers.Dropout(dropout / 2, seed=next_seed()))
-    layers.append(keras.layers.Flatten())
-    for k, units in enumerate(dense):
-        layers.append(
-            keras.layers.Dense(units, activation="relu", kernel_initializer=init(), name=f"dense{k}")
-        )
-        if dropout:
-            layers.append(keras.layers.Dropout(dropout, seed=next_seed()))
-    layers.append(
-        keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=init(), name="softmax")
-    )
-    return keras.Sequential(layers, name="mathocr_cnn")
-
-
-def _ints(value, name: str) -> tuple[int, ...]:
-    """A layer-size parameter as a tuple of ints; one number means one layer (``--set
-    clf__filters=32`` on the command line)."""
-    if isinstance(value, int | np.integer):
-        return (int(value),)
-    try:
-        return tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of ints, got {value!r}") from None
+# SymbolClassifier's hyper-parameters that scikeras passes to the `model` function,
+# by name, when it builds the network (as it passes any extra keyword argument).
+NETWORK_PARAMS = ("filters", "convs_per_block", "dense", "dropout", "batch_norm", "padding", "random_state")
 
 
 class SymbolClassifier(KerasClassifier):
     """A CNN that classifies one 28x28 symbol image, as a scikit-learn classifier.
 
-    A :class:`scikeras.wrappers.KerasClassifier` whose network is built from the
-    hyper-parameters below, so grid searches can tune them. Expects the output of
+    A :class:`scikeras.wrappers.KerasClassifier` whose network, ``model``
+    (:func:`mathocr.network.symbol_cnn`), is built from the hyper-parameters below, so
+    grid searches can tune them. Expects the output of
     :class:`mathocr.preprocessing.Normalize` (``(n, 28, 28)`` floats in [0, 1]);
     ``classes_`` holds the string tokens.
 
@@ -248,13 +62,31 @@ class SymbolClassifier(KerasClassifier):
         with it the operator sets' slashes become indistinguishable from MNIST's
         leaning ones (see the README).
     padding : {"same", "valid"}, default="same"
-    learning_rate : float, default=2e-3
-        Peak learning rate of Adam; it decays to zero along a cosine over training.
+    learning_rate : float or None, default=2e-3
+        Peak learning rate of the optimizer; it decays to zero along a cosine over
+        training. None keeps the optimizer's own, constant learning rate (scikeras'
+        ``optimizer__learning_rate``).
     epochs : int, default=12
     batch_size : int, default=128
     random_state : int, default=0
+        Seeds the network's initialisers and dropout, the distortion, and TensorFlow
+        while fitting.
     verbose : int, default=0
         1 shows Keras' progress bar while fitting.
+    model : callable, default=:func:`mathocr.network.symbol_cnn`
+        scikeras' ``model``: builds and compiles the Keras model. It is called with
+        scikeras' ``meta`` and ``compile_kwargs`` and, by name, with ``filters``,
+        ``convs_per_block``, ``dense``, ``dropout``, ``batch_norm``, ``padding`` and
+        ``random_state`` (and any extra keyword argument given here, as scikeras does).
+    optimizer : str, class or instance, default="adam"
+        scikeras' ``optimizer`` (``optimizer__*`` parameters are routed to it), with
+        ``learning_rate`` as its schedule.
+    loss : str or callable, default="sparse_categorical_crossentropy"
+        scikeras' ``loss``; ``"categorical_crossentropy"`` one-hot encodes the targets.
+    metrics : str or list, default="accuracy"
+        scikeras' ``metrics``, reported while fitting and in ``history_``.
+    **kwargs
+        Other scikeras parameters (``callbacks``, ``shuffle``, routed ``fit__*``, ...).
 
     Examples
     --------
@@ -279,14 +111,26 @@ class SymbolClassifier(KerasClassifier):
         batch_size: int = 128,
         random_state: int | None = 0,
         verbose: int = 0,
+        model: Callable[..., keras.Model] = symbol_cnn,
+        optimizer: Any = "adam",
+        loss: Any = "sparse_categorical_crossentropy",
+        metrics: Any = "accuracy",
         **kwargs,
     ):
-        # The network is always compiled with Adam on a cosine schedule (see
-        # _keras_build_fn); say so in scikeras' own `optimizer` parameter too.
-        kwargs.setdefault("optimizer", "adam")
         super().__init__(
-            epochs=epochs, batch_size=batch_size, random_state=random_state, verbose=verbose, **kwargs
+            model=model,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            epochs=epochs,
+            batch_size=batch_size,
+            random_state=random_state,
+            verbose=verbose,
+            **kwargs,
         )
+        # scikeras passes the parameters named in _user_params (its record of the extra
+        # keyword arguments) to the `model` function by name: add the network's.
+        self._user_params = {*getattr(self, "_user_params", ()), *NETWORK_PARAMS}
         self.filters = filters
         self.convs_per_block = convs_per_block
         self.dense = dense
@@ -299,52 +143,38 @@ class SymbolClassifier(KerasClassifier):
 
     def _validate_hyperparameters(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Check every hyper-parameter; return the layer sizes as tuples (filters, dense)."""
-        filters, dense = _ints(self.filters, "filters"), _ints(self.dense, "dense")
-        if not filters or any(f < 1 for f in filters):
-            raise ValueError(f"filters must be a non-empty sequence of positive ints, got {self.filters!r}")
-        if any(u < 1 for u in dense):
-            raise ValueError(f"dense must be a sequence of positive ints, got {self.dense!r}")
-        if len(filters) > 4:
-            raise ValueError("at most 4 pooling blocks fit a 28x28 input")
-        if int(self.convs_per_block) < 1:
-            raise ValueError(f"convs_per_block must be >= 1, got {self.convs_per_block!r}")
+        sizes = check_network(self.filters, self.convs_per_block, self.dense, self.dropout, self.padding)
         if not 0 <= float(self.augment) <= 3:
             raise ValueError(f"augment must be a strength in [0, 3], got {self.augment!r}")
         if not 0 <= float(self.warp) <= 3:
             raise ValueError(f"warp must be a strength in [0, 3], got {self.warp!r}")
-        if not 0 <= float(self.dropout) < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if float(self.learning_rate) <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.padding not in ("same", "valid"):
-            raise ValueError(f"padding must be 'same' or 'valid', got {self.padding!r}")
+        if self.learning_rate is not None and float(self.learning_rate) <= 0:
+            raise ValueError(f"learning_rate must be > 0 or None, got {self.learning_rate!r}")
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise ValueError("epochs and batch_size must be >= 1")
-        return filters, dense
+        return sizes
 
-    def _keras_build_fn(self, compile_kwargs):
-        filters, dense = self._validate_hyperparameters()
-        # (n, features) tables are seen as one-pixel-high images (see _validate_data)
-        shape = tuple(self.X_shape_[1:3]) if len(self.X_shape_) > 2 else (1, self.X_shape_[1])
-        model = build_cnn(
-            n_classes=self.n_classes_,
-            input_shape=shape,
-            filters=filters,
-            convs_per_block=int(self.convs_per_block),
-            dense=dense,
-            dropout=float(self.dropout),
-            batch_norm=bool(self.batch_norm),
-            padding=str(self.padding),
-            seed=self._seed(),
-        )
-        steps = int(np.ceil(self.X_shape_[0] / int(self.batch_size))) * int(self.epochs)
-        schedule = keras.optimizers.schedules.CosineDecay(float(self.learning_rate), max(steps, 1))
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        return model
+    def _build_keras_model(self) -> keras.Model:
+        # Every bad value fails here, before a layer is built.
+        self._validate_hyperparameters()
+        return super()._build_keras_model()
+
+    def _get_compile_kwargs(self) -> dict[str, Any]:
+        """scikeras' compile arguments, the optimizer given ``learning_rate``'s cosine schedule."""
+        kwargs = super()._get_compile_kwargs()
+        if self.learning_rate is not None:
+            steps = int(np.ceil(self.X_shape_[0] / int(self.batch_size))) * int(self.epochs)
+            schedule = keras.optimizers.schedules.CosineDecay(float(self.learning_rate), max(steps, 1))
+            optimizer = kwargs["optimizer"]  # an instance: scikeras made it from a name or class
+            kwargs["optimizer"] = type(optimizer).from_config(
+                {**optimizer.get_config(), "learning_rate": schedule}
+            )
+        return kwargs
+
+    def __repr__(self) -> str:
+        # A function's repr holds its address: print its name, so the repr (and the test
+        # ids scikit-learn's checks make from it) is the same in every process.
+        return re.sub(r"<function (\S+) at 0x[0-9a-fA-F]+>", r"\1", super().__repr__())
 
     def _seed(self) -> int | None:
         return int(self.random_state) if isinstance(self.random_state, int | np.integer) else None

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from .datasets import SymbolSet
+from .datasets import UNSEEN_WRITERS, SymbolSet
 from .symbols import CLASSES
 
 
@@ -52,6 +52,7 @@ def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
             "errors": int((pred != truth).sum()),
             "per_class": per_class,
             "confusion": confusion_matrix(truth, pred, labels=labels).tolist(),
+            "writers": "unseen" if name in UNSEEN_WRITERS else "seen",
         }
     return out
 
@@ -70,10 +71,20 @@ def predict_proba_latency(pipe: Any, images: list[np.ndarray], repeat: int = 200
     }
 
 
+_GROUP_TITLES = {
+    "unseen": "unseen writers (no image of theirs was trained on):",
+    "seen": "\ntraining sources (their held-out splits):",
+}
+
+
 def format_report(report: Mapping[str, Any]) -> str:
     """Plain-text tables of an :func:`evaluate_sets` report."""
     lines = []
+    group = None
     for name, r in report["sources"].items():
+        if r.get("writers") != group:
+            group = r.get("writers")
+            lines.append(_GROUP_TITLES.get(group, ""))
         lines.append(f"{name}: accuracy {100 * r['accuracy']:.2f}% ({r['errors']} errors in {r['n']})")
         lines.append("  " + "  ".join(f"{c}:{100 * a:.1f}" for c, a in r["per_class"].items()))
     for name, r in report["sources"].items():

@@ -323,8 +323,29 @@ def search_card(
     scheduler: str | None,
     data: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The model card of a search's best pipeline: what was searched, how, and the ranking."""
-    from .bench import jsonable
+    """The model card of a search's best pipeline: what was searched, how, and the ranking.
+
+    Parameters
+    ----------
+    search : GridSearchCV or RandomizedSearchCV
+        Fitted.
+    config : str
+        The named configuration the pipeline started from.
+    params : mapping
+        The parameters fixed for every candidate.
+    seconds : float
+        Wall time of the search.
+    scheduler : str or None
+        The Dask scheduler it ran on.
+    data : mapping
+        What it was trained on (sizes, :func:`mathocr.card.data_digests`).
+
+    Returns
+    -------
+    dict
+        JSON types only (:func:`mathocr.card.jsonable`).
+    """
+    from .card import jsonable
 
     return jsonable(
         {

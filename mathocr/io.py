@@ -6,7 +6,8 @@ the MPO variant phones write), WebP, BMP, GIF (first frame) and TIFF (first page
 applies the EXIF orientation; composites transparency onto a background that
 contrasts with the ink; and refuses inputs that are too large, truncated, or not
 images with a :class:`mathocr.errors.ImageError` naming the problem. Nothing is ever
-written to disk.
+written to disk. Training images are read by it too
+(:func:`mathocr.datasets.read_symbol_image`), so both see the same pixels.
 
 The result is a ``uint8`` array: 2-D (grey) when the source has one channel, else
 ``(H, W, 3)`` RGB. Colour is kept on purpose: segmentation separates a red or blue
@@ -15,8 +16,13 @@ ink from paper better with three channels than with their grey mix.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
+import threading
+import warnings
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -52,6 +58,44 @@ def _too_large_pixels(width: int, height: int, max_pixels: int) -> ImageTooLarge
         f"image is too large: {width}x{height} = {width * height:,} pixels "
         f"(limit {max_pixels:,}); send a smaller picture"
     )
+
+
+def _bomb_error(exc: Exception, max_pixels: int) -> ImageTooLargeError:
+    """Pillow's own refusal (over twice ``PIL.Image.MAX_IMAGE_PIXELS``), worded like ours."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = int(found.group(1)) if found else None
+    if pixels is not None and pixels > max_pixels:
+        return ImageTooLargeError(
+            f"image is too large: {pixels:,} pixels (limit {max_pixels:,}); send a smaller picture"
+        )
+    # Only when a caller raised max_pixels above what Pillow decodes at all.
+    pil_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    size = f"{pixels:,} pixels" if pixels is not None else f"over {pil_limit:,} pixels"
+    return ImageTooLargeError(
+        f"image is too large: {size} (Pillow decodes at most {pil_limit:,}); send a smaller picture"
+    )
+
+
+# Pillow warns where mathocr already decides: DecompressionBombWarning when a header
+# announces more pixels than PIL.Image.MAX_IMAGE_PIXELS (mathocr checks its own, lower
+# cap, max_pixels, on the same header right after and refuses with a clean error), and
+# UserWarning about metadata, e.g. "Corrupt EXIF data" (read with a JPEG's header for its
+# DPI, and for the orientation, which is best effort). They are silenced around the
+# header read and the EXIF orientation. The warnings filters are global, so mathocr's
+# own threads take turns there (a header read takes microseconds).
+_WARNINGS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _silenced(*categories: type[Warning]) -> Iterator[None]:
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        for category in categories:
+            warnings.simplefilter("ignore", category)
+        yield
+
+
+def _quiet_header() -> contextlib.AbstractContextManager[None]:
+    return _silenced(Image.DecompressionBombWarning, UserWarning)
 
 
 def _read_bytes(source: Any, max_bytes: int) -> bytes:
@@ -102,7 +146,7 @@ def _identify_other(data: bytes) -> str | None:
             return name
     try:
         # Header only: Image.open never decodes pixels until load().
-        with Image.open(io.BytesIO(data)) as im:
+        with _quiet_header(), Image.open(io.BytesIO(data)) as im:
             return im.format
     except Exception:
         return None
@@ -110,7 +154,8 @@ def _identify_other(data: bytes) -> str | None:
 
 def _open_bytes(data: bytes, max_pixels: int) -> Image.Image:
     try:
-        im = Image.open(io.BytesIO(data), formats=list(SUPPORTED_FORMATS))
+        with _quiet_header():
+            im = Image.open(io.BytesIO(data), formats=list(SUPPORTED_FORMATS))
     except UnidentifiedImageError:
         other = _identify_other(data)
         if other:
@@ -120,8 +165,8 @@ def _open_bytes(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageError(
             f"not an image: the data is not in any supported format ({', '.join(SUPPORTED_FORMATS)})"
         ) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"image is too large (decompression bomb): {exc}") from None
+    except Image.DecompressionBombError as exc:
+        raise _bomb_error(exc, max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         if "truncated" in str(exc).lower():
             raise ImageError(f"truncated image: {exc}") from None
@@ -136,7 +181,8 @@ def _open_bytes(data: bytes, max_pixels: int) -> Image.Image:
         im.seek(0)  # first frame of a GIF, first page of a TIFF
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"image is too large (decompression bomb): {exc}") from None
+        # A GIF frame may reach past the header's size; the warning only under -W error.
+        raise _bomb_error(exc, max_pixels) from None
     except EOFError:
         raise ImageError(f"truncated {im.format} image: the data ends before the pixels do") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -171,7 +217,8 @@ def _from_pil(im: Image.Image, max_pixels: int) -> np.ndarray:
     if width * height > max_pixels:
         raise _too_large_pixels(width, height, max_pixels)
     try:
-        im = ImageOps.exif_transpose(im) or im
+        with _silenced(UserWarning):  # "Corrupt EXIF data": orientation is best effort
+            im = ImageOps.exif_transpose(im) or im
     except Exception:
         pass
     mode = im.mode

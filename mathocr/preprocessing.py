@@ -3,14 +3,20 @@
 Both are stateless: ``fit`` only validates, so they clone, pickle and grid-search
 like any scikit-learn transformer. Both accept a list of 2-D arrays of any sizes or
 an ``(n, h, w)`` array.
+
+This module also owns mathocr's one ink-polarity rule, :func:`ink_is_dark` (with
+:func:`to_ink_on_black`): training images (:mod:`mathocr.datasets`), :class:`Binarize`
+and the page segmentation (:mod:`mathocr.segmentation`) all decide polarity with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 
 ImageBatch = Sequence[np.ndarray] | np.ndarray
@@ -95,6 +101,187 @@ def otsu_thresholds(hists: np.ndarray) -> np.ndarray:
     return np.argmax(between, axis=1)
 
 
+# ---------------------------------------------------------------------------- ink polarity
+
+
+def ink_is_dark(
+    image: np.ndarray, scope: Literal["crop", "page"] = "crop", *, means: np.ndarray | None = None
+) -> bool:
+    """Whether the ink of a grey image is darker than its background: mathocr's one polarity rule.
+
+    A single symbol and a whole page need different evidence, so ``scope`` says
+    which one ``image`` is; every caller names its case instead of keeping a rule of
+    its own.
+
+    Parameters
+    ----------
+    image : ndarray
+        2-D ``uint8`` grey image.
+    scope : {"crop", "page"}, default="crop"
+        ``"crop"``: one symbol (a training image, a crop cut from a page), whose
+        border is background, since ink rarely covers half of it: the ink is dark
+        when more than half of the border pixels (each counted once) are light
+        (> 127). Used by :func:`to_ink_on_black` (training images) and
+        :class:`Binarize`.
+
+        ``"page"``: a whole page or photo (:func:`mathocr.segmentation.ink_signal`).
+        Its border may be a desk, a shadow or a finger and its light uneven, so the
+        border says nothing: the image is cut into blocks of
+        :func:`page_block_size` pixels and, where a block holds ink, its extreme pixel
+        lies far on the ink's side of the surrounding paper (the median of the
+        neighbouring block means), while a shadow edge pushes both ways alike. The
+        ink is dark when the darker deviations (beyond 12 grey levels) outweigh the
+        lighter ones.
+    means : ndarray, optional
+        ``"page"`` only: the page's :func:`block_means` for :func:`page_block_size`,
+        when the caller has them already (segmentation reuses them).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> img = np.full((5, 5), 255, np.uint8); img[2, 1:4] = 0   # dark ink on white
+    >>> ink_is_dark(img), ink_is_dark(255 - img)
+    (True, False)
+    """
+    img = np.asarray(image)
+    if img.ndim != 2:
+        raise ValueError(f"expected a 2-D grey image, got shape {img.shape}")
+    if scope == "crop":
+        light = int((img[0] > 127).sum()) + int((img[-1] > 127).sum())
+        light += int((img[1:-1, 0] > 127).sum()) + int((img[1:-1, -1] > 127).sum())
+        border = 2 * img.shape[1] + 2 * max(img.shape[0] - 2, 0)
+        return 2 * light > border
+    if scope == "page":
+        return _page_ink_is_dark(img, page_block_size(img.shape), means)
+    raise ValueError(f"scope must be 'crop' or 'page', got {scope!r}")
+
+
+def to_ink_on_black(image: np.ndarray, scope: Literal["crop", "page"] = "crop") -> np.ndarray:
+    """Return a ``uint8`` grey image as light ink on a dark background, inverted when its ink is dark.
+
+    Parameters
+    ----------
+    image : ndarray
+        2-D grey image (cast to ``uint8``).
+    scope : {"crop", "page"}, default="crop"
+        What the image is; see :func:`ink_is_dark`, which decides the polarity.
+
+    Returns
+    -------
+    ndarray of uint8
+        ``255 - image`` when the ink is dark, else ``image`` itself.
+
+    Examples
+    --------
+    >>> img = np.full((5, 5), 255, np.uint8); img[2, 1:4] = 0
+    >>> to_ink_on_black(img)[2]
+    array([  0, 255, 255, 255,   0], dtype=uint8)
+    """
+    img = np.asarray(image, dtype=np.uint8)
+    return 255 - img if ink_is_dark(img, scope) else img
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """Return a ``uint8`` image as 2-D grey: RGB by Pillow's ``"L"`` conversion (ITU-R 601-2 luma).
+
+    A 2-D image is returned as it is. :func:`mathocr.io.read_image` keeps colour
+    (segmentation uses it); this is how its RGB becomes grey, for training images and
+    pages alike.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` or ``(H, W, 3)`` ``uint8``.
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W)
+
+    Raises
+    ------
+    ValueError
+        For any other dtype or shape.
+
+    Examples
+    --------
+    >>> to_grey(np.array([[[255, 0, 0], [255, 255, 255]]], np.uint8))
+    array([[ 76, 255]], dtype=uint8)
+    """
+    img = np.asarray(image)
+    if img.ndim == 2:
+        return img
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"expected a uint8 (H, W) or (H, W, 3) image, got {img.dtype} {img.shape}")
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img)).convert("L"))
+
+
+def page_block_size(shape: tuple[int, ...]) -> int:
+    """Side, in pixels, of the blocks a page's background is estimated from.
+
+    The background window is ~1/3 of the short side (5 blocks): wider than any
+    stroke, narrower than the light changes across a photographed page.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The page's shape; its first two entries are height and width.
+
+    Returns
+    -------
+    int
+    """
+    window = min(max(min(shape[:2]) / 3.0, 15.0), 400.0)
+    return max(1, round(window / 5.0))
+
+
+def block_means(a: np.ndarray, k: int) -> np.ndarray:
+    """Per ``k`` x ``k`` block mean of a ``uint8`` image (partial blocks at the edges included), via PIL.
+
+    Parameters
+    ----------
+    a : ndarray
+        ``(H, W)`` or ``(H, W, 3)`` ``uint8``.
+    k : int
+        Block side in pixels.
+
+    Returns
+    -------
+    ndarray of float32, shape ``(ceil(H / k), ceil(W / k)[, 3])``
+    """
+    return np.asarray(Image.fromarray(a).reduce(k), dtype=np.float32)
+
+
+def _block_extremes(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per k x k block minimum and maximum of a 2-D array (a ragged edge is dropped)."""
+    hb, wb = max(1, a.shape[0] // k), max(1, a.shape[1] // k)
+    kh, kw = min(k, a.shape[0]), min(k, a.shape[1])
+    # Across the k rows of a block first: whole contiguous rows at a time, so the
+    # reduction over k-wide runs is left for an array k times smaller.
+    bands = a[: hb * kh, : wb * kw].reshape(hb, kh, wb * kw)
+    lo = bands.min(axis=1).reshape(hb, wb, kw).min(axis=2)
+    hi = bands.max(axis=1).reshape(hb, wb, kw).max(axis=2)
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def _page_ink_is_dark(lum: np.ndarray, k: int, means: np.ndarray | None = None) -> bool:
+    """The ``"page"`` rule of :func:`ink_is_dark` for a grey page and block size ``k``."""
+    lum = np.ascontiguousarray(lum)
+    # Every other pixel is enough for the extremes: strokes are wider than that.
+    step = 2 if k >= 4 else 1
+    lo, hi = _block_extremes(lum[::step, ::step], k // step)
+    if means is None:
+        means = block_means(lum, k)
+    h, w = min(lo.shape[0], means.shape[0]), min(lo.shape[1], means.shape[1])
+    lo, hi = lo[:h, :w], hi[:h, :w]
+    paper = ndimage.median_filter(means[:h, :w], size=5, mode="nearest")
+    darker = float(np.clip(paper - lo - 12.0, 0, None).sum())
+    lighter = float(np.clip(hi - paper - 12.0, 0, None).sum())
+    return darker >= lighter
+
+
 class _ImageTransformer(TransformerMixin, BaseEstimator):
     """Shared tags: stateless, and takes images rather than a feature table."""
 
@@ -115,8 +302,8 @@ class Binarize(_ImageTransformer):
         Otsu's level per image, or a fixed grey level (0-255) applied after the
         polarity is settled.
     polarity : {"auto", "light-ink", "dark-ink"}, default="auto"
-        ``"auto"`` takes the median of the border pixels as the background and
-        inverts the image when that background is light.
+        ``"auto"`` inverts the image when its ink is dark by :func:`ink_is_dark`
+        (``scope="crop"``: more than half of the border pixels are light).
 
     Examples
     --------
@@ -148,7 +335,7 @@ class Binarize(_ImageTransformer):
         images = []
         for img in as_image_list(X):
             img = to_uint8(img)
-            if self.polarity == "dark-ink" or (self.polarity == "auto" and _light_background(img)):
+            if self.polarity == "dark-ink" or (self.polarity == "auto" and ink_is_dark(img)):
                 img = 255 - img
             images.append(img)
         if not images:
@@ -165,14 +352,6 @@ class Binarize(_ImageTransformer):
             # A flat image has no ink: Otsu would split noise.
             out.append(np.zeros_like(img) if flat else (img > t).view(np.uint8) * np.uint8(255))
         return out
-
-
-def _light_background(img: np.ndarray) -> bool:
-    # The border is mostly background: ink rarely covers more than half of it.
-    light = int((img[0] > 127).sum()) + int((img[-1] > 127).sum())
-    light += int((img[1:-1, 0] > 127).sum()) + int((img[1:-1, -1] > 127).sum())
-    border = 2 * img.shape[1] + 2 * max(img.shape[0] - 2, 0)
-    return 2 * light > border
 
 
 class Normalize(_ImageTransformer):

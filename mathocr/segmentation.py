@@ -9,7 +9,8 @@ The steps, each chosen to survive phone photos as well as clean canvas drawings:
    slow light changes and shadow edges), and subtracted. The ink signal is the
    largest per-channel difference, so a red, blue or grey ink on any paper gives a
    strong signal; the polarity (dark ink on light, or chalk on a board) is found
-   from which side of the background the strong deviations lie.
+   from which side of the background the strong deviations lie
+   (:func:`mathocr.preprocessing.ink_is_dark`, ``scope="page"``).
 3. **Threshold** at a fraction of the ink contrast, never below the paper noise.
    (Otsu is avoided: it degenerates when ink covers under 1% of a photo.)
 4. **Components** (8-connected) with specks dropped relative to the stroke width:
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+
+from .preprocessing import block_means, ink_is_dark, page_block_size, to_grey
 
 MAX_SIDE = 1600
 """Long side, in pixels, above which an image is reduced before segmenting."""
@@ -115,23 +118,6 @@ def _reduce(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return small, image.shape[1] / small.shape[1]
 
 
-def _block_extremes(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per k x k block minimum and maximum of a 2-D array (a ragged edge is dropped)."""
-    hb, wb = max(1, a.shape[0] // k), max(1, a.shape[1] // k)
-    kh, kw = min(k, a.shape[0]), min(k, a.shape[1])
-    # Across the k rows of a block first: whole contiguous rows at a time, so the
-    # reduction over k-wide runs is left for an array k times smaller.
-    bands = a[: hb * kh, : wb * kw].reshape(hb, kh, wb * kw)
-    lo = bands.min(axis=1).reshape(hb, wb, kw).min(axis=2)
-    hi = bands.max(axis=1).reshape(hb, wb, kw).max(axis=2)
-    return lo.astype(np.float32), hi.astype(np.float32)
-
-
-def _block_means(a: np.ndarray, k: int) -> np.ndarray:
-    """Per k x k block mean (partial blocks at the edges included), via PIL."""
-    return np.asarray(Image.fromarray(a).reduce(k), dtype=np.float32)
-
-
 def _upsample(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear upsampling of a block map (2-D float, or 3-channel 0-255) to ``shape`` (via PIL: fast)."""
     size = (shape[1], shape[0])
@@ -140,13 +126,6 @@ def _upsample(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return np.asarray(im.resize(size, Image.Resampling.BILINEAR))
     rgb = np.clip(small + 0.5, 0, 255).astype(np.uint8)
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
-
-
-def _block_size(shape: tuple[int, ...]) -> int:
-    # The background window is ~1/3 of the short side (5 blocks): wider than any
-    # stroke, narrower than the light changes across a photographed page.
-    window = min(max(min(shape[:2]) / 3.0, 15.0), 400.0)
-    return max(1, round(window / 5.0))
 
 
 def ink_signal(image: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -173,31 +152,23 @@ def ink_signal(image: np.ndarray) -> tuple[np.ndarray, bool]:
     (True, 232, 0)
     """
     img = np.ascontiguousarray(image)
-    k = _block_size(img.shape)
-    lum = img if img.ndim == 2 else np.asarray(Image.fromarray(img).convert("L"))
+    k = page_block_size(img.shape)
+    lum = to_grey(img)
     if img.ndim == 3:
         sample = img[::4, ::4]
         if int((sample.max(axis=2) - sample.min(axis=2)).max()) < 24:
             img = lum  # no colour anywhere: one channel does, three times faster
 
-    # Polarity: in blocks holding ink, the extreme pixel lies far on the ink's side
-    # of the surrounding paper; a shadow edge pushes both ways alike. (Every other
-    # pixel is enough: strokes are wider than that.)
-    step = 2 if k >= 4 else 1
-    lo, hi = _block_extremes(lum[::step, ::step], k // step)
-    means = _block_means(lum, k)
-    h, w = min(lo.shape[0], means.shape[0]), min(lo.shape[1], means.shape[1])
-    lo, hi = lo[:h, :w], hi[:h, :w]
-    paper = ndimage.median_filter(means[:h, :w], size=5, mode="nearest")
-    darker = float(np.clip(paper - lo - 12.0, 0, None).sum())
-    lighter = float(np.clip(hi - paper - 12.0, 0, None).sum())
-    dark_ink = darker >= lighter
+    # Polarity by mathocr's one rule, for a whole page: a page's border and light
+    # say nothing, so the crops' border rule would not do (see ink_is_dark).
+    means = block_means(lum, k)
+    dark_ink = ink_is_dark(lum, scope="page", means=means)
 
     # Closing (dark ink) / opening (light ink) of block means: the paper level,
     # with strokes thinner than the window erased and shadow edges kept.
     morph = ndimage.grey_closing if dark_ink else ndimage.grey_opening
     per_channel = () if img.ndim == 2 else (1,)
-    closed = morph(means if img is lum else _block_means(img, k), size=(5, 5, *per_channel), mode="nearest")
+    closed = morph(means if img is lum else block_means(img, k), size=(5, 5, *per_channel), mode="nearest")
     bg = ndimage.uniform_filter(closed, (3, 3, *per_channel), mode="nearest")
     # Even paper (a canvas export, a scan) is one level: upsampling the block map
     # to full size would cost more than the rest of this function.
@@ -521,6 +492,8 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
 
     # Stroke width from the large marks: specks and dots would bias it low.
     big = area >= max(4.0, 0.1 * area.max())
+    if not big.any():
+        return empty  # nothing but specks of one to three pixels: no symbol is that small
     sw = float(np.median(width[big]))
     # Specks: smaller than a dot a pen of this width would leave.
     keep = area >= max(3.0, 0.1 * sw * sw)

@@ -40,6 +40,7 @@ ALIASES: dict[str, str] = {
     "multiplication_cross": "*",
     "multiplication_dot": "*",
     "dot": "*",
+    "asterisk": "*",
     # division
     "div": "/",
     "\u00f7": "/",  # obelus
@@ -73,6 +74,7 @@ FORMS: dict[str, str] = {
     "multiplication": "cross",
     "multiplication_cross": "cross",
     "x": "x",
+    "asterisk": "asterisk",
     "dot": "dot",
     "multiplication_dot": "dot",
     "\u00b7": "dot",

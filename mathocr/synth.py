@@ -300,16 +300,38 @@ def symbol_pool(sets: Iterable[SymbolSet]) -> dict[str, tuple[np.ndarray, ...]]:
     return {k: tuple(v) for k, v in pool.items()}
 
 
+TRAINING_SOURCES_HELDOUT = ("mnist/test", "mdas/test", "bhmsds/heldout")
+UNSEEN_WRITER_SOURCES = ("unipen/heldout-writers",)
+
+
 @lru_cache(maxsize=4)
-def _heldout_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
+def _heldout_pool(
+    root: str, sources: tuple[str, ...] = TRAINING_SOURCES_HELDOUT
+) -> dict[str, tuple[np.ndarray, ...]]:
     from .datasets import load_training_data
 
     data = load_training_data(root)
-    sources = ("mnist/test", "mdas/test", "bhmsds/heldout")
     pool = symbol_pool(data.heldout[s] for s in sources if s in data.heldout)
-    if not any(k in DIGITS for k in pool):
-        raise DataError(f"no held-out digits found under {root}")
+    missing = [t for t in (*DIGITS, *OPERATORS) if not any(canonical(k) == t for k in pool)]
+    if missing:
+        raise DataError(f"no held-out image of {', '.join(missing)} in {', '.join(sources)} under {root}")
     return pool
+
+
+def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
+    """The glyphs of UNIPEN's held-out writers (digits and ``+ - * /``), keyed by token.
+
+    Expressions composed from them test what the symbol benchmark cannot: writers,
+    and a source, that training never saw a sample of.
+
+    Raises
+    ------
+    mathocr.errors.DataError
+        If the data directory has no UNIPEN tree.
+    """
+    from .datasets import data_home
+
+    return _heldout_pool(str(data_home(data_dir)), UNSEEN_WRITER_SOURCES)
 
 
 def heldout_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
@@ -679,4 +701,5 @@ __all__ = [
     "random_tokens",
     "render",
     "symbol_pool",
+    "unseen_writer_symbols",
 ]

@@ -125,3 +125,29 @@ def data_dir() -> Path:
     if not env or not (Path(env) / "mnist").is_dir():
         pytest.skip("needs the full data directory: set MATHOCR_DATA (CI sets it)")
     return Path(env)
+
+
+# ---------------------------------------------------------------------------- markers
+
+# Slow tests, so `pytest -m "not slow"` is the quick set a developer runs (CI runs
+# everything). Tests in files of this directory mark themselves with
+# @pytest.mark.slow; these rules also catch the heavy ones by what they use:
+SLOW_FIXTURES = {
+    "tiny_pipeline": "fits a Keras pipeline for 8 epochs (once per session)",
+    "local_run": "runs a grid search through the command line",
+}
+SLOW_TESTS = {
+    "test_same_search_on_dask_cluster_ranks_like_local": "starts a Dask LocalCluster of two processes",
+    "test_train_command_writes_a_loadable_model_and_its_card": "runs `mathocr train` end to end",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        if (
+            item.get_closest_marker("browser")
+            or name in SLOW_TESTS
+            or SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(pytest.mark.slow)

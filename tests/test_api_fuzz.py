@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from deploy import create_app
+from mathocr.web import create_app
 
 SOLVE = "/api/v1/solve"
 FUZZ = settings(

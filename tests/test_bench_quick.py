@@ -8,11 +8,16 @@ generated miniature.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from mathocr.bench import BENCH_CONFIGS, README_END, README_START, parse_configs, update_readme
+from benchmarks.configs import BENCH_CONFIGS, parse_configs
+from benchmarks.harness import README_END, README_START, update_readme
+from mathocr import cli
 from mathocr.cli import main
+
+pytest_plugins = ["pytester"]
 
 
 def test_parse_configs():
@@ -26,6 +31,66 @@ def test_parse_configs():
 def test_unknown_config_is_a_usage_error(capsys, tmp_path):
     assert main(["bench", "--quick", "--configs", "nope", "--output", str(tmp_path)]) == 2
     assert "unknown benchmark config" in capsys.readouterr().err
+
+
+def test_bench_outside_a_source_checkout_is_a_clear_error(capfd, monkeypatch, tmp_path):
+    # As installed from a wheel: site-packages/mathocr/cli.py, no benchmarks/ beside it.
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "mathocr" / "cli.py"))
+    assert main(["bench", "--list"]) == 2
+    err = capfd.readouterr().err
+    assert "mathocr bench runs from a source checkout" in err and "Traceback" not in err
+
+
+def test_round_robin_interleaves_configurations():
+    from benchmarks.interleave import round_robin
+
+    order: list[str] = []
+    clock = iter(range(100))
+    calls = {(("config", c),): (lambda c=c: order.append(c) or c) for c in ("seed", "default", "narrow")}
+    durations, results = round_robin(calls, rounds=2, warmup_rounds=1, timer=lambda: next(clock))
+    assert order == ["seed", "default", "narrow"] * 3  # warm-up round, then two timed rounds
+    assert durations[(("config", "seed"),)] == [1, 1] and results[(("config", "narrow"),)] == ["narrow"] * 2
+
+
+_ROUND_ROBIN_SUITE = """
+import pytest
+
+from benchmarks.interleave import RoundRobin
+
+LOG = []
+ROBIN = RoundRobin()
+
+
+@pytest.fixture
+def interleaved(request, benchmark):
+    return lambda factory, **kw: ROBIN.run(request.node, benchmark, factory, **kw)
+
+
+@pytest.mark.parametrize("config", ["seed", "default", "narrow"])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_call(benchmark, interleaved, config, batch):
+    def factory(config):
+        if (config, batch) == ("narrow", 8):
+            pytest.skip("narrow is not measured at 8")
+        return lambda: LOG.append((config, batch)) or config
+
+    assert interleaved(factory, rounds=3, warmup_rounds=1) == [config] * 3
+    assert benchmark.stats.stats.rounds == 3
+
+
+def test_rounds_went_round_robin():
+    by_batch = {b: [c for c, bb in LOG if bb == b] for b in (1, 8)}
+    assert by_batch[1] == ["seed", "default", "narrow"] * 4  # warm-up + 3 rounds, each over all
+    assert by_batch[8] == ["seed", "default"] * 4
+    assert len({bb for _, bb in LOG[:12]}) == 1  # one group measured whole before the next
+"""
+
+
+def test_latency_rounds_interleave_through_pytest_benchmark(pytester):
+    pytester.syspathinsert(Path(__file__).resolve().parents[1])
+    pytester.makepyfile(test_round_robin=_ROUND_ROBIN_SUITE)
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "--benchmark-columns=rounds")
+    result.assert_outcomes(passed=6, skipped=1)
 
 
 def test_missing_data_is_a_clear_error_and_no_stale_report(capfd, tmp_path):
@@ -58,6 +123,10 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
     )
     assert {(k, c) for k in kinds for c in ("seed", "default")} <= seen
     assert ("expressions_old_path", "seed") in seen
+    # Latency rounds are measured round-robin and handed to pytest-benchmark: its stats hold them.
+    predict = [b for b in data["benchmarks"] if b["extra_info"]["kind"] == "predict_proba"]
+    assert predict and all(b["stats"]["rounds"] == 3 and b["stats"]["median"] > 0 for b in predict)
+    assert {b["options"]["timer"] for b in predict} == {"perf_counter"}
     host = data["machine_info"]["mathocr"]["host"]
     assert host["cpu_count"] and host["libraries"]["scikit-learn"]
 

@@ -19,8 +19,8 @@ import pytest
 import waitress
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from deploy import create_app
-from deploy.handwriting import layout, render_png
+from mathocr.web import create_app
+from mathocr.web.handwriting import layout, render_png
 
 pytestmark = pytest.mark.browser
 
@@ -230,7 +230,7 @@ def test_upload_a_downscaled_photo_keeps_boxes_aligned(page):
     p = page.page
     from PIL import Image
 
-    from deploy.handwriting import render
+    from mathocr.web.handwriting import render
 
     buf = io.BytesIO()
     render("8*3", size=(3000, 1000)).convert("RGB").save(buf, format="JPEG", quality=90)

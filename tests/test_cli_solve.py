@@ -1,9 +1,16 @@
-"""`mathocr solve`: human output, the --json contract, exit status, stdin."""
+"""`mathocr solve`: human output, the --json contract, exit status, stdin, --help.
+
+Most tests call :func:`mathocr.cli.main` with a fake classifier; the ones at the end run
+the installed command (``python -m mathocr``) with the bundled model, as scripts do, and
+check what lands on stdout and stderr and the exit status.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,11 +93,24 @@ def test_human_readable_output(tmp_path, capsys, fake_model):
     blank = tmp_path / "blank.png"
     Image.new("L", (80, 40), 255).save(blank)
     assert cli.main(["solve", a, b, str(blank)]) == 1
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{a}: 1/10 = 1/10 (0.1)"
-    assert out[1] == f"{b}: 10+1 = 11"
-    assert out[2].startswith("  warning: a trailing '='")
-    assert out[3] == f"{blank}: error: no symbols found in the image"
+    captured = capsys.readouterr()
+    # stdout: results only, one line per solved image; warnings and errors: stderr.
+    assert captured.out.splitlines() == [f"{a}: 1/10 = 1/10 (0.1)", f"{b}: 10+1 = 11"]
+    err = captured.err.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith(f"{b}: warning: a trailing '='")
+    assert err[1] == f"{blank}: error: no symbols found in the image"
+
+
+def test_json_mode_writes_nothing_on_stderr(tmp_path, capsys, fake_model):
+    a = write_png(tmp_path / "a.png", "10+1=")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (80, 40), 255).save(blank)
+    assert cli.main(["solve", a, str(blank), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    first, second = (json.loads(line) for line in captured.out.splitlines())
+    assert first["value"] == "11" and first["warnings"] and second["code"] == "nothing_found"
 
 
 def test_stdin_and_model_option(tmp_path, capsys, fake_model, monkeypatch):
@@ -131,3 +151,183 @@ def test_array_round_trip_is_deterministic(tmp_path, capsys, fake_model):
     cli.main(["solve", path, "--json"])
     assert capsys.readouterr().out == first
     assert np.isfinite(json.loads(first)["tokens"][0]["confidence"])
+
+
+# ---------------------------------------------------------------- --help
+
+
+@pytest.mark.parametrize("command", [None, *(c[0] for c in cli.COMMANDS)])
+def test_help_is_plain_text(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command, "--help"] if command else ["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: mathocr")
+    for markup in ("``", ":mod:", ":func:", ":class:", ":data:", ".. "):
+        assert markup not in text, f"reStructuredText {markup!r} in --help"
+    if command in (None, "solve"):
+        assert "exit status:" in text
+        assert "  0 " in text and "  1 " in text and "  2 " in text
+
+
+def test_solve_help_documents_the_exit_statuses_main_returns(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["solve", "--help"])
+    text = capsys.readouterr().out
+    statuses = text.split("exit status:")[1].split("\n\n")[0]
+    codes = [line.split()[0] for line in statuses.splitlines() if line[:5].strip().isdigit()]
+    assert codes == ["0", "1", "2", "130", "141"]
+
+
+# ---------------------------------------------------------------- the real command
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "mathocr" / "samples" / "12+69.png"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m mathocr ARGS`` with the bundled model, as a script runs it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MATHOCR_MODEL", "PYTHONWARNINGS")}
+    env["PYTHONIOENCODING"] = "utf-8"
+    return subprocess.run(
+        [sys.executable, "-m", "mathocr", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> dict[str, Path]:
+    """The bundled sample, a blank page, a page of a few specks and a 12000x12000 page."""
+    folder = tmp_path_factory.mktemp("cli-images")
+    blank = folder / "blank.png"
+    Image.new("L", (300, 120), 255).save(blank)
+    specks = np.full((120, 300), 255, np.uint8)
+    for y, x in ((40, 30), (80, 200), (20, 150)):
+        specks[y, x : x + 2] = 0  # 2x1-pixel dots: dust, not handwriting
+    Image.fromarray(specks).save(folder / "specks.png")
+    Image.new("L", (12000, 12000), 255).save(folder / "huge.png")  # 144 megapixels, ~170 kB
+    return {
+        "sample": SAMPLE,
+        "blank": blank,
+        "specks": folder / "specks.png",
+        "huge": folder / "huge.png",
+    }
+
+
+def assert_no_python_noise(stderr: str) -> None:
+    """Nothing from Python's warnings machinery or a traceback: only mathocr's own lines."""
+    assert "Warning" not in stderr, stderr
+    assert "site-packages" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+
+
+def test_text_mode_results_on_stdout_errors_on_stderr(images, tmp_path):
+    missing = tmp_path / "missing.png"
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image at all")
+    names = [str(images["sample"]), str(images["blank"]), str(junk), str(missing)]
+    r = run_cli("solve", *names, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.splitlines() == [f"{images['sample']}: 12+69 = 81"]
+    err = [line for line in r.stderr.splitlines() if ": error: " in line]
+    assert err == [
+        f"{images['blank']}: error: no symbols found in the image",
+        f"{junk}: error: " + err[1].split(": error: ", 1)[1],
+        f"{missing}: error: no such file: {str(missing)!r}",
+    ]
+    assert "not an image" in err[1] or "cannot" in err[1]
+    assert "12+69" not in r.stderr
+
+
+def test_all_solved_exits_0_with_nothing_on_stderr(tmp_path):
+    r = run_cli("solve", str(SAMPLE), str(SAMPLE), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{SAMPLE}: 12+69 = 81\n" * 2
+    assert r.stderr == ""
+
+
+def test_json_mode_one_object_per_image_and_line(images, tmp_path):
+    missing = str(tmp_path / "missing.png")
+    names = [str(images["sample"]), str(images["blank"]), missing, str(images["sample"])]
+    r = run_cli("solve", "--json", *names, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == len(names)
+    objects = [json.loads(line) for line in lines]
+    assert all(isinstance(o, dict) for o in objects)
+    assert [o["file"] for o in objects] == names
+    assert objects[0]["expression"] == "12+69" and objects[0]["value"] == "81"
+    assert objects[1]["code"] == "nothing_found" and "value" not in objects[1]
+    assert objects[2]["code"] == "invalid_image" and "no such file" in objects[2]["error"]
+    assert objects[3] == objects[0]
+    assert ": error: " not in r.stderr  # errors are in the JSON, not repeated on stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("solve",), "the following arguments are required: IMAGE"),
+        (("solve", "--no-such-option", str(SAMPLE)), "unrecognized arguments"),
+        (("solve", "--model", "no-such-model.joblib", str(SAMPLE)), "no-such-model.joblib"),
+    ],
+    ids=["no-image", "bad-option", "missing-model"],
+)
+def test_usage_and_fatal_errors_exit_2(args, message, tmp_path):
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_closed_stdout_exits_141_quietly(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MATHOCR_MODEL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mathocr", "solve", str(SAMPLE), str(SAMPLE)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # like `| head -0`: the reader is gone before the first result
+    try:
+        err = proc.stderr.read().decode("utf-8", "replace")
+        assert proc.wait(timeout=300) == 141, err
+    finally:
+        proc.kill()
+        proc.stderr.close()
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+@pytest.mark.parametrize("which", ["sample", "blank", "specks", "huge"])
+def test_no_warning_text_on_stderr(which, images, tmp_path):
+    """Only mathocr's own messages reach the terminal: no Python warnings, no library paths."""
+    path = images[which]
+    r = run_cli("solve", str(path), cwd=tmp_path)
+    assert_no_python_noise(r.stderr)
+    if which == "sample":
+        assert (r.returncode, r.stdout, r.stderr) == (0, f"{path}: 12+69 = 81\n", "")
+        return
+    # Every line on stderr is mathocr's own, about this image.
+    assert all(line.startswith(f"{path}: ") for line in r.stderr.splitlines()), r.stderr
+    if which == "specks":
+        # Whether a few specks are noise or symbols is the segmenter's call; either way the
+        # answer is one line on the right stream and the exit status says which.
+        assert (r.returncode, len(r.stdout.splitlines())) in ((0, 1), (1, 0)), r
+    else:
+        assert (r.returncode, r.stdout) == (1, "")
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+        assert r.stderr.startswith(f"{path}: error: ")
+        assert ("too large" if which == "huge" else "no symbols found") in r.stderr
+    # The same, as JSON: one object on stdout, nothing on stderr.
+    r = run_cli("solve", "--json", str(path), cwd=tmp_path)
+    assert_no_python_noise(r.stderr)
+    assert r.stderr == ""
+    (obj,) = (json.loads(line) for line in r.stdout.splitlines())
+    assert obj["file"] == str(path)
+    if which != "specks":
+        assert obj["code"] == ("too_large" if which == "huge" else "nothing_found")

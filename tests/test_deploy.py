@@ -1,7 +1,7 @@
-"""The Flask app of ``deploy/``: every route and every error, through Flask's test client.
+"""The Flask app of ``mathocr.web``: every route and every error, through Flask's test client.
 
 Most tests serve the real bundled model with real PNG/JPEG bytes drawn by
-:mod:`deploy.handwriting`; a few inject a fake solver to reach failures that the real
+:mod:`mathocr.web.handwriting`; a few inject a fake solver to reach failures that the real
 one cannot be made to produce (an internal fault).
 """
 
@@ -27,11 +27,11 @@ from PIL import Image, PngImagePlugin
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from deploy import create_app
-from deploy.app import DEFAULT_MAX_UPLOAD_BYTES, openapi_spec
-from deploy.handwriting import render, render_png
 from mathocr import errors
 from mathocr.solver import Solution, Solver, Token
+from mathocr.web import create_app
+from mathocr.web.app import DEFAULT_MAX_UPLOAD_BYTES, openapi_spec
+from mathocr.web.handwriting import render, render_png
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLVE = "/api/v1/solve"
@@ -138,12 +138,12 @@ def test_readyz_is_503_without_a_model(app):
         app.extensions["mathocr"] = state
 
 
-def test_openapi_description_is_served_and_kept_in_deploy(client):
+def test_openapi_description_is_served_and_kept_in_the_package(client):
     r = client.get("/api/v1/openapi.json")
     assert r.status_code == 200
     spec = r.get_json()
     assert spec == openapi_spec()
-    on_disk = json.loads((ROOT / "deploy" / "openapi.json").read_text("utf-8"))
+    on_disk = json.loads((ROOT / "mathocr" / "web" / "openapi.json").read_text("utf-8"))
     assert spec["paths"] == on_disk["paths"]
     assert set(spec["paths"]) == {"/api/v1/solve", "/healthz", "/readyz", "/api/v1/openapi.json"}
     statuses = set(spec["paths"]["/api/v1/solve"]["post"]["responses"])
@@ -467,8 +467,8 @@ def test_concurrent_requests_never_mix(app):
 def test_serving_never_imports_tensorflow():
     code = (
         "import sys\n"
-        "from deploy import create_app\n"
-        "from deploy.handwriting import render_png\n"
+        "from mathocr.web import create_app\n"
+        "from mathocr.web.handwriting import render_png\n"
         "c = create_app().test_client()\n"
         "r = c.post('/api/v1/solve', data=render_png('12+3'), content_type='image/png')\n"
         "assert r.status_code == 200, r.data\n"

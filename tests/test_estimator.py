@@ -1,4 +1,8 @@
-"""SymbolClassifier as a scikit-learn estimator."""
+"""SymbolClassifier as a scikit-learn estimator.
+
+Tests that fit a network for more than a moment are marked ``slow`` (``pytest -m "not
+slow"`` leaves them out); building and compiling one, or failing before it, is quick.
+"""
 
 import pickle
 
@@ -9,10 +13,12 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, check_cv
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mathocr.estimator import RandomDistortion, SymbolClassifier
+from mathocr.network import symbol_cnn
 from mathocr.preprocessing import Binarize, Normalize
 
 # Checks a small neural network cannot pass, and why. Everything else in
-# scikit-learn's generic suite must pass.
+# scikit-learn's generic suite must pass (test_sklearn_compatible runs it all: ~3 minutes
+# of one-epoch fits, so it is marked slow).
 NEURAL_NET_CANNOT_PASS = {
     "check_classifiers_train": "asks for 83% training accuracy after one fit on a toy problem; a "
     "CNN trained for one epoch from a random start does not get there",
@@ -37,6 +43,7 @@ def _expected_failures(estimator):
     return NEURAL_NET_CANNOT_PASS
 
 
+@pytest.mark.slow
 @parametrize_with_checks([SymbolClassifier(**TINY)], expected_failed_checks=_expected_failures)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -61,6 +68,7 @@ def test_init_stores_parameters_only():
     assert not [k for k in vars(clf) if k.endswith("_") and not k.startswith("_")]
 
 
+@pytest.mark.slow
 def test_fit_predict_string_classes(symbols28):
     X, y = symbols28
     clf = SymbolClassifier(
@@ -70,6 +78,70 @@ def test_fit_predict_string_classes(symbols28):
     proba = clf.predict_proba(X[:8])
     assert proba.shape == (8, 14) and np.allclose(proba.sum(axis=1), 1, atol=1e-4)
     assert clf.score(X, y) > 0.5  # far above chance (1/14) on its own training data
+
+
+def _small_network(
+    meta, compile_kwargs, filters, convs_per_block, dense, dropout, batch_norm, padding, random_state
+):
+    """A custom `model`, called as symbol_cnn is: here the same builder, 2 filters, no hidden layer."""
+    return symbol_cnn(
+        meta, compile_kwargs, (2,), convs_per_block, (), dropout, batch_norm, padding, random_state
+    )
+
+
+def test_the_network_is_the_model_parameter(symbols28):
+    X, y = symbols28
+    clf = SymbolClassifier(**TINY)
+    assert clf.get_params()["model"] is symbol_cnn
+    assert clone(clf).model is symbol_cnn and pickle.loads(pickle.dumps(clf)).model is symbol_cnn
+    clf.initialize(X[:32], y[:32])  # build and compile, no training
+    assert [layer.name for layer in clf.model_.layers if "conv" in layer.name] == ["conv0_0"]
+    custom = SymbolClassifier(**TINY, model=_small_network).initialize(X[:32], y[:32])
+    assert custom.model_.get_layer("conv0_0").filters == 2
+    assert not any(layer.name.startswith("dense") for layer in custom.model_.layers)
+    assert clone(custom).get_params()["model"] is _small_network
+
+
+def test_optimizer_loss_and_metrics_are_honoured(symbols28):
+    X, y = symbols28
+    default = SymbolClassifier(**TINY).initialize(X[:32], y[:32]).model_.get_compile_config()
+    assert default["optimizer"]["class_name"] == "Adam"
+    schedule = default["optimizer"]["config"]["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["initial_learning_rate"] == 2e-3
+    assert schedule["config"]["decay_steps"] == 2  # 32 images / 16 per batch * 1 epoch
+    assert default["loss"]["config"] == "sparse_categorical_crossentropy" and default["metrics"] == [
+        "accuracy"
+    ]
+
+    clf = SymbolClassifier(
+        **TINY,
+        optimizer="sgd",
+        optimizer__momentum=0.5,
+        loss="categorical_crossentropy",
+        metrics=["accuracy", "top_k_categorical_accuracy"],
+    ).initialize(X[:32], y[:32])
+    config = clf.model_.get_compile_config()
+    assert config["optimizer"]["class_name"] == "SGD" and config["optimizer"]["config"]["momentum"] == 0.5
+    assert config["optimizer"]["config"]["learning_rate"]["class_name"] == "CosineDecay"
+    assert config["loss"]["config"] == "categorical_crossentropy"
+    assert config["metrics"][1]["class_name"] == "TopKCategoricalAccuracy"
+    # learning_rate=None: the optimizer's own, constant rate
+    constant = SymbolClassifier(**TINY, learning_rate=None, optimizer__learning_rate=0.01)
+    lr = constant.initialize(X[:32], y[:32]).model_.get_compile_config()["optimizer"]["config"][
+        "learning_rate"
+    ]
+    assert lr == pytest.approx(0.01)
+
+
+@pytest.mark.slow
+def test_compile_parameters_reach_training(symbols28):
+    X, y = symbols28
+    clf = SymbolClassifier(
+        **TINY, loss="categorical_crossentropy", metrics=["accuracy", "top_k_categorical_accuracy"]
+    ).fit(X, y)
+    assert set(clf.history_) == {"loss", "accuracy", "top_k_categorical_accuracy"}
+    assert clf.predict(X[:3]).dtype.kind in "UO" and clf.predict_proba(X[:3]).shape == (3, 14)
 
 
 @pytest.mark.parametrize(
@@ -89,6 +161,7 @@ def test_bad_hyperparameters_fail_in_fit(symbols28, params, msg):
         clf.fit(X[:20], y[:20])
 
 
+@pytest.mark.slow
 def test_pickle_round_trip_same_predictions(tiny_pipeline, symbol_set):
     X, _ = symbol_set
     clf = tiny_pipeline[-1]
@@ -97,6 +170,7 @@ def test_pickle_round_trip_same_predictions(tiny_pipeline, symbol_set):
     np.testing.assert_allclose(again.predict_proba(X28), clf.predict_proba(X28), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_one_image_gets_one_row_of_probabilities(tiny_pipeline, symbol_set):
     from mathocr.pipeline import to_inference
 
@@ -107,12 +181,14 @@ def test_one_image_gets_one_row_of_probabilities(tiny_pipeline, symbol_set):
         assert pipe.predict(X[:1]).shape == (1,)
 
 
+@pytest.mark.slow
 def test_clone_is_unfitted_with_same_params(tiny_pipeline):
     c = clone(tiny_pipeline[-1])
     assert c.get_params() == tiny_pipeline[-1].get_params()
     assert not hasattr(c, "model_")
 
 
+@pytest.mark.slow
 def test_gridsearch_uses_stratified_folds_and_classifier_scorer(symbols28):
     X, y = symbols28
     search = GridSearchCV(
@@ -129,6 +205,7 @@ def test_gridsearch_uses_stratified_folds_and_classifier_scorer(symbols28):
     assert search.best_estimator_.classes_.tolist() == sorted(set(y))
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_keras(tiny_pipeline, symbol_set):
     import onnxruntime as ort
 
@@ -201,6 +278,7 @@ def _shift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
+@pytest.mark.slow
 def test_augmented_training_leaves_the_network_alone(symbols28):
     X, y = symbols28
     clf = SymbolClassifier(**{**TINY, "augment": 1.0, "warp": 0.5, "epochs": 2})

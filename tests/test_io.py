@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +143,32 @@ def test_light_strokes_on_transparent_go_onto_black():
     assert out[0, 0].max() == 0 and out[15, 15].min() == 255
 
 
+def test_training_images_are_read_as_pages_are(tmp_path: Path):
+    """One compositing rule: datasets.read_symbol_image is read_image + grey + ink on black."""
+    from mathocr.datasets import read_symbol_image
+    from mathocr.preprocessing import to_grey, to_ink_on_black
+
+    dark = np.zeros((30, 30, 4), np.uint8)
+    dark[10:20, 5:25] = (0, 0, 0, 255)
+    dark[9, 5:25] = (0, 0, 0, 128)  # an anti-aliased edge
+    light = dark.copy()
+    light[..., :3] = 255  # a dark-mode canvas: white strokes on transparent
+    for name, im in {
+        "dark": Image.fromarray(dark),
+        "light": Image.fromarray(light),
+        "la": Image.fromarray(dark).convert("LA"),
+        "rgb": picture(),
+        "grey": picture(mode="L"),
+    }.items():
+        path = tmp_path / f"{name}.png"
+        im.save(path)
+        symbol = read_symbol_image(path)
+        np.testing.assert_array_equal(symbol, to_ink_on_black(to_grey(read_image(path))))
+        assert symbol.ndim == 2 and symbol[0, 0] == 0, name  # ink on black
+    # light strokes are ink, not lost on a white background
+    assert read_symbol_image(tmp_path / "light.png")[15, 15] == 255
+
+
 def test_grey_alpha_and_palette_transparency():
     la = Image.new("LA", (10, 10), (0, 0))
     la.putpixel((5, 5), (0, 255))
@@ -202,6 +231,67 @@ def test_decompression_bomb_is_refused(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL's own guard, made tiny
     with pytest.raises(ImageTooLargeError, match=r"decompression bomb|too large"):
         read_image(encode(Image.new("L", (100, 100)), "PNG"), max_pixels=10**9)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that announces ``width`` x ``height`` one-bit pixels (its data is a stub)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(bytes(16)))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [
+        # over Pillow's warning level (89 MP): Pillow used to print DecompressionBombWarning first
+        ((12000, 12000), "12000x12000 = 144,000,000 pixels (limit 50,000,000)"),
+        # over Pillow's own refusal (179 MP): the message used to quote Pillow's limit
+        ((20000, 20000), "400,000,000 pixels (limit 50,000,000)"),
+    ],
+)
+def test_too_large_is_mathocrs_own_error_without_library_warnings(size, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ImageTooLargeError, match=r"^image is too large: ") as info:
+            read_image(png_header_only(*size))
+    assert message in str(info.value) and "Pillow" not in str(info.value)
+    with pytest.raises(ImageTooLargeError, match=r"limit 1,000,000"):
+        read_image(png_header_only(*size), max_pixels=1_000_000)
+
+
+def test_corrupt_exif_is_no_warning():
+    bad_exif = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x05\x00\x01\x02"  # an IFD cut short
+    data = encode(picture(), "JPEG", exif=bad_exif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = read_image(data)
+    assert out.shape == (40, 60, 3)
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg", "rgba", "la", "palette", "array", "pil"])
+def test_normal_inputs_raise_no_warnings(kind):
+    rgba = np.zeros((30, 40, 4), np.uint8)
+    rgba[10:20, 5:35] = (0, 0, 0, 255)
+    source = {
+        "png": lambda: encode(picture(), "PNG"),
+        "jpeg": lambda: encode(picture(), "JPEG"),
+        "rgba": lambda: encode(Image.fromarray(rgba), "PNG"),
+        "la": lambda: encode(Image.fromarray(rgba).convert("LA"), "PNG"),
+        "palette": lambda: encode(picture().convert("P"), "GIF"),
+        "array": lambda: rgba,
+        "pil": lambda: picture(mode="L"),
+    }[kind]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(source).dtype == np.uint8
 
 
 def test_byte_limit(tmp_path: Path, png_bytes):

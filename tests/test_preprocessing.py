@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from mathocr.preprocessing import Binarize, Normalize, otsu_threshold, otsu_thresholds
+from mathocr.preprocessing import (
+    Binarize,
+    Normalize,
+    ink_is_dark,
+    otsu_threshold,
+    otsu_thresholds,
+    to_grey,
+    to_ink_on_black,
+)
 
 
 def bar(h=40, w=200, thick=4):
@@ -37,6 +45,54 @@ def test_binarize_accepts_floats_and_3d_array():
     X[:, 4:6, 2:8] = 1.0
     out = Binarize().fit_transform(X)
     assert len(out) == 3 and all(o[5, 5] == 255 for o in out)
+
+
+def test_one_polarity_rule_for_crops():
+    dark = 255 - bar()
+    assert ink_is_dark(dark) and not ink_is_dark(bar())
+    np.testing.assert_array_equal(to_ink_on_black(dark), bar())
+    np.testing.assert_array_equal(to_ink_on_black(bar()), bar())
+    # Ink may cover part of the border: the majority of border pixels is the background.
+    touching = dark.copy()
+    touching[:, :30] = 0
+    assert ink_is_dark(touching)
+    # Exactly half the border light is not "mostly light": left as it is.
+    half = np.zeros((4, 4), np.uint8)
+    half[:2] = 255
+    assert not ink_is_dark(half)
+    # Training images and Binarize decide with the same rule.
+    from mathocr import datasets
+
+    assert datasets.to_ink_on_black is to_ink_on_black
+    for img in (dark, bar(), touching, half):
+        binarised = Binarize(threshold=127).transform([img])[0]
+        np.testing.assert_array_equal(binarised, (to_ink_on_black(img) > 127) * np.uint8(255))
+
+
+def test_page_polarity_ignores_a_dark_border():
+    # A scan with a dark frame round the sheet: the border is dark, so is the ink.
+    page = np.full((300, 400), 220, np.uint8)
+    page[:3], page[-3:], page[:, :3], page[:, -3:] = 20, 20, 20, 20
+    page[120:180, 100:108] = 30  # a "1"
+    page[146:154, 150:220] = 30  # a "-"
+    assert ink_is_dark(page, scope="page")
+    assert not ink_is_dark(page, scope="crop")  # the border rule is for crops only
+    assert not ink_is_dark(255 - page, scope="page")
+    with pytest.raises(ValueError, match="scope"):
+        ink_is_dark(page, scope="sheet")
+    with pytest.raises(ValueError, match="2-D"):
+        ink_is_dark(np.zeros((4, 4, 3), np.uint8))
+
+
+def test_to_grey_is_pillows_luma():
+    from PIL import Image
+
+    rgb = np.random.default_rng(0).integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(to_grey(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+    grey = rgb[..., 0]
+    assert to_grey(grey) is grey
+    with pytest.raises(ValueError, match="uint8"):
+        to_grey(rgb.astype(np.float32))
 
 
 def test_otsu_separates_two_levels():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -219,6 +221,40 @@ def test_empty_and_flat_pages():
     ):
         seg = segment(page)
         assert seg.segments == [] and seg.lines == 0
+
+
+def test_a_page_of_specks_only_is_empty_without_warnings():
+    # Marks of 1-3 pixels only: there is no large mark to measure the pen from (that
+    # used to be np.median of an empty selection: "Mean of empty slice").
+    page = np.full((100, 200), 255, np.uint8)
+    rng = np.random.default_rng(0)
+    page[rng.integers(0, 100, 8), rng.integers(0, 200, 8)] = 0
+    page[50, 100:103] = 0  # one of three pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seg = segment(page)
+    assert seg.segments == [] and seg.lines == 0
+
+
+@pytest.mark.parametrize("which", ["sample", "blank", "specks", "photo"])
+def test_normal_pages_raise_no_warnings(which):
+    from pathlib import Path
+
+    from mathocr.io import read_image
+
+    if which == "sample":
+        page = read_image(Path(__file__).parents[1] / "mathocr" / "samples" / "12+69.png")
+    elif which == "blank":
+        page = np.full((300, 400, 3), 250, np.uint8)
+    elif which == "specks":
+        page = np.full((300, 400), 240, np.uint8)
+        page[np.random.default_rng(1).integers(0, 300, 20), np.random.default_rng(2).integers(0, 400, 20)] = 0
+    else:
+        page = shadow(draw_page("10+1-0")[0], 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seg = segment(page)
+    assert len(seg.segments) == {"sample": 5, "blank": 0, "specks": 0, "photo": 6}[which]
 
 
 def test_bad_input_type():

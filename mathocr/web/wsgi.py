@@ -7,11 +7,11 @@ Examples
 --------
 Any WSGI server can serve it, e.g. waitress's own runner::
 
-    waitress-serve --threads 8 --listen 127.0.0.1:8000 deploy.wsgi:app
+    waitress-serve --threads 8 --listen 127.0.0.1:8000 mathocr.web.wsgi:app
 """
 
 from __future__ import annotations
 
-from deploy.app import create_app
+from mathocr.web.app import create_app
 
 app = create_app()

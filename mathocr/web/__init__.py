@@ -1,11 +1,11 @@
 """Serving mathocr over HTTP: a Flask app factory, the drawing page and the JSON API.
 
 Run it with ``mathocr serve`` (waitress, a production WSGI server), or point any WSGI
-server at :mod:`deploy.wsgi`. See ``deploy/README.md``.
+server at :mod:`mathocr.web.wsgi`. See ``mathocr/web/README.md``.
 
 Examples
 --------
->>> from deploy import create_app
+>>> from mathocr.web import create_app
 >>> app = create_app()          # loads the bundled model once  # doctest: +SKIP
 """
 

@@ -11,7 +11,7 @@ a worker that dies, and stops them all on SIGTERM or Ctrl+C.
 
 Examples
 --------
->>> from deploy.server import serve
+>>> from mathocr.web.server import serve
 >>> serve({"MAX_CONTENT_LENGTH": 10 << 20}, port=8000, workers=2)   # doctest: +SKIP
 """
 
@@ -124,12 +124,12 @@ def serve(
     workers: int = 1,
     max_body: int = 21 << 20,
 ) -> int:
-    """Serve :func:`deploy.create_app` ``(config)`` until stopped.
+    """Serve :func:`mathocr.web.create_app` ``(config)`` until stopped.
 
     Parameters
     ----------
     config : mapping
-        Passed to :func:`deploy.create_app` in every worker.
+        Passed to :func:`mathocr.web.create_app` in every worker.
     host, port : str, int
         Where to listen.
     threads : int

@@ -10,7 +10,7 @@ strokes, black on white, like the drawing page exports.
 
 Examples
 --------
->>> from deploy.handwriting import layout, render_png
+>>> from mathocr.web.handwriting import layout, render_png
 >>> strokes = layout("1+2", size=(600, 200))
 >>> len(strokes)            # one stroke for "1", two for "+", one for "2"
 4

@@ -11,7 +11,7 @@ traceback page.
 
 Examples
 --------
->>> from deploy import create_app
+>>> from mathocr.web import create_app
 >>> app = create_app()                                    # doctest: +SKIP
 >>> app.test_client().get("/healthz").json                # doctest: +SKIP
 {'status': 'ok', 'version': '0.1.0'}
@@ -135,7 +135,7 @@ class ServingState:
 
 
 def openapi_spec() -> dict[str, Any]:
-    """The OpenAPI description kept in ``deploy/openapi.json``, with the package version.
+    """The OpenAPI description kept in ``mathocr/web/openapi.json``, with the package version.
 
     Examples
     --------
@@ -148,7 +148,7 @@ def openapi_spec() -> dict[str, Any]:
 
 
 def _load_solver(model: str | None) -> Any:
-    # Imported here so that `import deploy` stays cheap and so the tests can inject a solver.
+    # Imported here so that `import mathocr.web` stays cheap and so the tests can inject a solver.
     from mathocr.solver import Solver
 
     return Solver.load(model)

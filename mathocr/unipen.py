@@ -1,0 +1,279 @@
+"""A reader of UNIPEN on-line handwriting files, as distributed (``train_r01_v07``).
+
+A UNIPEN data file names the stroke file(s) it labels with ``.INCLUDE path`` (relative
+to the tree's ``include/`` folder) and lists its samples as::
+
+    .SEGMENT CHARACTER <components> <quality> "<label>"
+
+Components are the ``.PEN_DOWN`` blocks of the included files, numbered from 0 in
+file order (``.PEN_UP`` blocks carry hover coordinates in some providers' files and
+are not counted). ``112-114`` is a range, ``3,5`` a list, and ``399:3-399:42`` is
+component 399 from its point 3 to its point 42 (both ends included). The writer is
+the ``.WRITER_ID`` in force where the sample's first component was written, with the
+provider (the first folder under ``data/<category>/``) in front. Tablet y grows
+upwards; the strokes returned here have y growing downwards, as on a screen.
+
+Structural faults (an unreadable ``.SEGMENT`` line, a missing include file) raise
+:class:`~mathocr.errors.DataError` naming the file and line; a segment that points
+past the end of its stroke file is dropped and counted, as the data's README
+describes a few hundred of them.
+
+Examples
+--------
+>>> samples, dropped = read_unipen("data/unipen/train_r01_v07", ("1a",))  # doctest: +SKIP
+>>> samples[0].label, samples[0].writer, len(samples[0].strokes)           # doctest: +SKIP
+('1', 'pri/w0b53ee01', 1)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+CATEGORIES = {"1a": "digits", "1d": "symbols"}
+
+_SEGMENT = re.compile(r'^\.SEGMENT\s+(\S+)\s+(\S+)\s+(\S+)\s+"(.*)"\s*$')
+_ENDPOINT = re.compile(r"^(\d+)(?::(\d+))?$")
+
+
+@dataclass(frozen=True)
+class PenSample:
+    """One labelled sample: its strokes, label and writer.
+
+    Attributes
+    ----------
+    strokes : tuple of ndarray
+        Each of shape (n, 2), float32 ``(x, y)`` with y growing downwards.
+    label : str
+        The label as written in the file (escapes such as ``\\@`` resolved).
+    writer : str
+        ``"<provider>/<WRITER_ID>"``; the include file's path when it names no writer.
+    quality : str
+        ``"OK"`` or ``"?"``, as in the file.
+    where : str
+        ``"<data file>:<line>"``, for messages.
+    """
+
+    strokes: tuple[np.ndarray, ...]
+    label: str
+    writer: str
+    quality: str
+    where: str
+
+
+@dataclass(frozen=True)
+class _StrokeFile:
+    components: tuple[np.ndarray, ...]
+    writers: tuple[str | None, ...]
+
+
+def _parse_points(lines: list[str], path: Path, first_line: int) -> np.ndarray:
+    try:
+        values = [float(v) for line in lines for v in line.split()[:2]]
+    except ValueError:
+        raise DataError(f"{path}:{first_line}: a pen block holds a non-numeric coordinate") from None
+    if len(values) % 2:
+        raise DataError(f"{path}:{first_line}: a pen block holds an odd number of coordinates")
+    return np.asarray(values, dtype=np.float32).reshape(-1, 2)
+
+
+@lru_cache(maxsize=256)
+def _read_stroke_file(path: Path, include_root: Path) -> _StrokeFile:
+    """The ``.PEN_DOWN`` blocks of a stroke file (and of the files it includes), in order."""
+    try:
+        text = path.read_text(encoding="latin-1")
+    except OSError as exc:
+        raise DataError(f"cannot read UNIPEN stroke file {path}: {exc}") from None
+    components: list[np.ndarray] = []
+    writers: list[str | None] = []
+    writer: str | None = None
+    block: list[str] | None = None
+    block_line = 0
+
+    def close() -> None:
+        nonlocal block
+        if block is not None:
+            components.append(_parse_points(block, path, block_line))
+            writers.append(writer)
+        block = None
+
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.startswith("."):
+            if block is not None and line.strip():
+                block.append(line)
+            continue
+        close()
+        keyword, _, rest = line.partition(" ")
+        if keyword == ".PEN_DOWN":
+            block, block_line = [], number
+        elif keyword == ".WRITER_ID":
+            writer = rest.strip() or None
+        elif keyword == ".INCLUDE" and _is_stroke_file(rest.strip()):
+            nested = _read_stroke_file(_include(include_root, rest.strip(), path, number), include_root)
+            components.extend(nested.components)
+            writers.extend(w or writer for w in nested.writers)
+    close()
+    return _StrokeFile(tuple(components), tuple(writers))
+
+
+def _is_stroke_file(name: str) -> bool:
+    # Documentation includes (.doc: setup, coordinates, alphabet) hold no pen data and
+    # are not distributed with train_r01_v07; only stroke files (.dat) are followed.
+    return not name.lower().endswith(".doc")
+
+
+def _include(include_root: Path, name: str, path: Path, line: int) -> Path:
+    target = include_root / name
+    if not name or not target.is_file():
+        raise DataError(f"{path}:{line}: included file {name!r} not found under {include_root}")
+    return target
+
+
+def _endpoint(text: str, where: str) -> tuple[int, int | None]:
+    m = _ENDPOINT.match(text)
+    if not m:
+        raise DataError(f"{where}: cannot read component {text!r}")
+    return int(m.group(1)), None if m.group(2) is None else int(m.group(2))
+
+
+def resolve_components(spec: str, components: tuple[np.ndarray, ...], where: str) -> list[np.ndarray] | None:
+    """The strokes a ``.SEGMENT`` component list names, or None when it points past the end.
+
+    Parameters
+    ----------
+    spec : str
+        ``"105"``, ``"98-100"``, ``"3,5"``, ``"399:3-399:42"``, ``"379-380:1"``.
+    components : tuple of ndarray
+        The stroke file's pen-down blocks.
+    where : str
+        ``file:line`` for the error message.
+
+    Returns
+    -------
+    list of ndarray or None
+
+    Raises
+    ------
+    DataError
+        If the list is not in UNIPEN's component syntax.
+
+    Examples
+    --------
+    >>> blocks = tuple(np.arange(8, dtype=np.float32).reshape(-1, 2) + 10 * i for i in range(3))
+    >>> [len(s) for s in resolve_components("0-1,2:1-2:2", blocks, "f:1")]
+    [4, 4, 2]
+    """
+    strokes: list[np.ndarray] = []
+    for item in spec.split(","):
+        first, _, last = item.partition("-")
+        (c0, p0), (c1, p1) = _endpoint(first, where), _endpoint(last or first, where)
+        if c1 < c0 or c1 >= len(components):
+            return None
+        for c in range(c0, c1 + 1):
+            points = components[c]
+            start = p0 if (c == c0 and p0 is not None) else 0
+            stop = p1 + 1 if (c == c1 and p1 is not None) else len(points)
+            if start >= len(points) or stop > len(points) or start >= stop:
+                return None
+            strokes.append(points[start:stop])
+    return strokes
+
+
+def _unescape(label: str) -> str:
+    return re.sub(r"\\(.)", r"\1", label)
+
+
+def _data_files(root: Path, category: str) -> list[Path]:
+    folder = root / "data" / category
+    if not folder.is_dir():
+        raise DataError(f"UNIPEN category folder {folder} does not exist")
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def read_unipen(
+    root: str | os.PathLike,
+    categories: Iterable[str] = ("1a", "1d"),
+    labels: Iterable[str] | None = None,
+) -> tuple[list[PenSample], Counter]:
+    """Read the labelled samples of UNIPEN categories, with their strokes and writers.
+
+    Parameters
+    ----------
+    root : path-like
+        The ``train_r01_v07`` folder (holding ``data/`` and ``include/``).
+    categories : iterable of str
+        ``"1a"`` (isolated digits), ``"1d"`` (isolated symbols), ...
+    labels : iterable of str, optional
+        Keep only these labels (after unescaping); all when None.
+
+    Returns
+    -------
+    samples : list of PenSample
+        In a stable order (data files sorted by path, segments in file order).
+    dropped : collections.Counter
+        Per label, the segments dropped because they point past their stroke file.
+
+    Raises
+    ------
+    DataError
+        If the tree is missing, a ``.SEGMENT`` line is malformed, or an include file is
+        missing; the message names the file and line.
+    """
+    root = Path(root)
+    include_root = root / "include"
+    if not include_root.is_dir():
+        raise DataError(f"{root} is not a UNIPEN tree: {include_root} does not exist")
+    keep = None if labels is None else set(labels)
+    samples: list[PenSample] = []
+    dropped: Counter = Counter()
+    for category in categories:
+        data_root = root / "data" / category
+        for path in _data_files(root, category):
+            provider = path.relative_to(data_root).parts[0]
+            components: tuple[np.ndarray, ...] = ()
+            writers: tuple[str | None, ...] = ()
+            last_include = path
+            for number, line in enumerate(path.read_text(encoding="latin-1").splitlines(), 1):
+                where = f"{path.relative_to(root)}:{number}"
+                name = line.partition(" ")[2].strip()
+                if line.startswith(".INCLUDE") and _is_stroke_file(name):
+                    last_include = _include(include_root, name, path, number)
+                    more = _read_stroke_file(last_include, include_root)
+                    components, writers = components + more.components, writers + more.writers
+                    continue
+                if not line.startswith(".SEGMENT"):
+                    continue
+                m = _SEGMENT.match(line)
+                if not m:
+                    raise DataError(f"{where}: cannot read the .SEGMENT line {line!r}")
+                _kind, spec, quality, raw_label = m.groups()
+                label = _unescape(raw_label)
+                if keep is not None and label not in keep:
+                    continue
+                if not components:
+                    raise DataError(f"{where}: a .SEGMENT line before any .INCLUDE of a stroke file")
+                strokes = resolve_components(spec, components, where)
+                if not strokes:
+                    dropped[label] += 1
+                    continue
+                first = int(spec.split(",")[0].split("-")[0].split(":")[0])
+                writer = writers[first] or str(last_include.relative_to(include_root))
+                samples.append(
+                    PenSample(
+                        tuple(np.stack([s[:, 0], -s[:, 1]], axis=1) for s in strokes),
+                        label,
+                        f"{provider}/{writer}",
+                        quality,
+                        where,
+                    )
+                )
+    return samples, dropped

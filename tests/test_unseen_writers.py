@@ -1,0 +1,107 @@
+"""Unseen-writer data: Semeion, UNIPEN in the training data, label cleaning, the report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mathocr.datasets import (
+    SEMEION_FILE,
+    UNSEEN_WRITERS,
+    load_semeion,
+    load_training_data,
+    render_pen_samples,
+)
+from mathocr.errors import DataError
+from mathocr.unipen import PenSample
+
+from .conftest import make_symbol_set, write_data_dir
+from .test_unipen import write_tree
+
+
+def semeion_line(digit: int, pixels: np.ndarray) -> str:
+    label = ["0"] * 10
+    label[digit] = "1"
+    return " ".join(f"{v:.4f}" for v in pixels.ravel()) + " " + " ".join(label)
+
+
+def test_semeion_reads_uci_layout(tmp_path):
+    one = np.zeros((16, 16))
+    one[:, 7:9] = 1
+    (tmp_path / SEMEION_FILE).parent.mkdir(parents=True)
+    (tmp_path / SEMEION_FILE).write_text(semeion_line(1, one) + "\n" + semeion_line(7, 1 - one) + "\n")
+    s = load_semeion(tmp_path)
+    assert s.y.tolist() == ["1", "7"] and s.source == "semeion"
+    img = s.X[0]
+    assert img.shape == (80, 80) and img.dtype == np.uint8
+    # enlarged 3x by whole pixels on a 16-pixel margin; ink on black
+    assert img[16:64, 16 + 21 : 16 + 27].min() == 255 and img[:16].max() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("0 1 2\n", r"semeion\.data:1: expected 256 pixels"), ("x " * 266 + "\n", "non-numeric")],
+)
+def test_semeion_bad_lines(tmp_path, text, message):
+    (tmp_path / SEMEION_FILE).parent.mkdir(parents=True)
+    (tmp_path / SEMEION_FILE).write_text(text)
+    with pytest.raises(DataError, match=message):
+        load_semeion(tmp_path)
+
+
+def test_training_data_without_unipen_or_semeion_says_so(tiny_data_dir):
+    data = load_training_data(tiny_data_dir)
+    assert not data.pen_train
+    assert any("no UNIPEN tree" in n for n in data.notes)
+    assert any("no Semeion file" in n for n in data.notes)
+    assert not set(UNSEEN_WRITERS) & set(data.heldout)
+
+
+def test_training_data_with_unipen_and_semeion(tmp_path):
+    root = write_data_dir(tmp_path / "d", n_per_class=3)
+    segments = "".join(f'.SEGMENT CHARACTER {i % 4} OK "{i % 10}"\n' for i in range(40))
+    unipen = root / "unipen" / "train_r01_v07"
+    write_tree(unipen, segments)
+    # a second provider, so there are writers on both sides of the split
+    (unipen / "include" / "other" / "data").mkdir(parents=True)
+    strokes = (unipen / "include" / "prov" / "data" / "s1.dat").read_text().replace("wA", "wC")
+    (unipen / "include" / "other" / "data" / "s2.dat").write_text(strokes.replace("wB", "wD"))
+    (unipen / "data" / "1a" / "other").mkdir(parents=True)
+    (unipen / "data" / "1a" / "other" / "d.dat").write_text(".INCLUDE other/data/s2.dat\n" + segments)
+    (root / SEMEION_FILE).parent.mkdir(parents=True)
+    (root / SEMEION_FILE).write_text(semeion_line(3, np.eye(16)) + "\n")
+    data = load_training_data(root)
+    assert not data.notes
+    assert list(data.heldout)[:2] == list(UNSEEN_WRITERS)  # the headline sets come first
+    held_writers = {w for w in ("prov/wA", "prov/wB", "other/wC", "other/wD")}
+    train_writers = {s.writer for s in data.pen_train}
+    assert train_writers and train_writers < held_writers
+    assert len(data.heldout["unipen/heldout-writers"]) == 80 - len(data.pen_train)
+    data.add_pen_samples(data.pen_train, copies=2)
+    assert len(data.train["unipen/train"]) == 2 * len(data.pen_train)
+    weights = data.sample_weights()
+    assert len(weights) == len(data.training_arrays()[1])
+
+
+def test_asterisk_is_its_own_written_form():
+    star = PenSample((np.array([[0, 0], [1, 1.0]]), np.array([[1, 0], [0, 1.0]])), "*", "p/w", "OK", "f:1")
+    s = render_pen_samples([star], "u", copies=3, seed=1)
+    assert s.forms().tolist() == ["asterisk"] * 3 and s.y.tolist() == ["*"] * 3
+    # three copies, each drawn its own way
+    assert len({img.shape for img in s.X}) > 1
+
+
+@pytest.mark.slow
+def test_label_issues_found_out_of_fold():
+    from mathocr.cleaning import find_label_issues
+
+    X, y = make_symbol_set(40, seed=3, tokens="0178")
+    y = y.copy()
+    rng = np.random.default_rng(0)
+    flipped = rng.choice(len(y), 8, replace=False)
+    y[flipped] = np.where(y[flipped] == "0", "8", "0")
+    groups = [f"w{i % 6}" for i in range(len(y))]
+    issues = find_label_issues(X, y, groups, clf__filters=(8, 16), clf__dense=(32,), clf__epochs=10)
+    found = set(np.flatnonzero(issues).tolist())
+    assert len(found & set(flipped.tolist())) >= 6
+    assert len(found - set(flipped.tolist())) <= 8
