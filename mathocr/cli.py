@@ -20,7 +20,6 @@ from .errors import MathOCRError
 
 # Synthetic pages the bundled model was trained with (mathocr.pagecrops).
 DEFAULT_PAGES = 5000
-UNIPEN_COPIES = 2  # mathocr.datasets.UNIPEN_COPIES, here so that --help imports no data code
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -192,6 +191,8 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 
 def _train_parser(p: argparse.ArgumentParser) -> None:
+    from .datasets import UNIPEN_COPIES  # numpy and PIL only; no TensorFlow
+
     _add_data_dir(p)
     p.add_argument("--config", default="default", help="named configuration: default or seed")
     p.add_argument(
