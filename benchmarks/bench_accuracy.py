@@ -1,19 +1,24 @@
-"""Accuracy: symbols per class and source, expressions per style, and across operator sources.
+"""Accuracy: symbols per class and source, expressions per style, across operator sources, and
+what the solver answers, doubts and refuses.
 
 The timed part is the evaluation itself (useful as throughput); the figures that matter
 are in ``extra_info``: ``report`` (:func:`mathocr.evaluation.evaluate_sets`: accuracy,
-per-class accuracy and confusion per held-out source), ``exact_match`` and
-``per_style`` for expressions, ``operator_accuracy`` for cross-source training.
+per-class accuracy and confusion per held-out source), ``exact_match``, ``per_style``,
+``answering`` (answered, unsure, rejected, exact among answered) and ``rejection_curve``
+for expressions (held-out symbols: ``expressions``; unseen writers' glyphs:
+``expressions_unseen``), ``per_kind`` for invalid drawings (``invalid``), ``ece_before``
+and ``ece_after`` for calibration, ``operator_accuracy`` for cross-source training.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
 
 from benchmarks import configs
+from benchmarks.report import rejection_curve
 from mathocr.card import jsonable
 from mathocr.datasets import stratified_split
 from mathocr.evaluation import evaluate_sets
@@ -36,28 +41,48 @@ def test_symbol_accuracy(benchmark, models, data, crops, config):
 
 @pytest.mark.bench_configs("all")
 def test_expression_accuracy(benchmark, models, synth_items, config):
+    benchmark.group = "accuracy: synthetic expressions"
+    _expression_figures(benchmark, models, config, synth_items, "expressions")
+
+
+@pytest.mark.bench_configs("all")
+def test_unseen_expression_accuracy(benchmark, models, unseen_items, config):
+    """Expressions composed from UNIPEN's held-out writers' glyphs, in the pen styles."""
+    benchmark.group = "accuracy: synthetic expressions, unseen writers"
+    _expression_figures(benchmark, models, config, unseen_items, "expressions_unseen")
+
+
+def _solve(benchmark, models, config: str, images: list[np.ndarray]) -> list:
+    """The ``config``'s solver on ``images`` (ONNX form), timed as the benchmark."""
     from mathocr.solver import Solver
 
-    benchmark.group = "accuracy: synthetic expressions"
     solver = Solver(models.pipe(config, "onnx"))
-    images = [item.image for item in synth_items]
-    solutions = benchmark.pedantic(
+    return benchmark.pedantic(
         solver.solve_many, args=(images,), kwargs={"on_error": "return"}, rounds=1, iterations=1
     )
+
+
+def _expression_figures(benchmark, models, config: str, items: list, kind: str) -> None:
+    """Solve valid expressions: exact match and value per style, answering, the rejection curve."""
+    solutions = _solve(benchmark, models, config, [item.image for item in items])
     per_style: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
-    for item, sol in zip(synth_items, solutions, strict=True):
-        exact = sol.expression == item.expression
-        per_style[item.style].append((exact, sol.error is None and sol.value == item.value))
+    for item, sol in zip(items, solutions, strict=True):
+        per_style[item.style].append((sol.expression == item.expression, sol.ok and sol.value == item.value))
     hits = [h for v in per_style.values() for h in v]
+    exact = np.array([sol.expression == item.expression for item, sol in zip(items, solutions, strict=True)])
     benchmark.extra_info.update(
         jsonable(
             {
-                "kind": "expressions",
+                "kind": kind,
                 "config": config,
                 "form": "onnx",
                 **_rates(hits),
-                "failed": sum(sol.error is not None for sol in solutions),
+                "failed": sum(not sol.ok for sol in solutions),
                 "per_style": {style: _rates(v) for style, v in per_style.items()},
+                "answering": _answering(solutions, exact),
+                "rejection_curve": rejection_curve(
+                    [sol.confidence for sol in solutions], exact, [sol.ok for sol in solutions]
+                ),
             }
         )
     )
@@ -70,6 +95,99 @@ def _rates(hits: list[tuple[bool, bool]]) -> dict:
         "exact_match": float(np.mean([h[0] for h in hits])),
         "value_correct": float(np.mean([h[1] for h in hits])),
     }
+
+
+def _answering(solutions: list, exact: np.ndarray) -> dict:
+    """What the solver did with valid expressions: answered (``ok``), ``unsure``, rejected.
+
+    ``exact_among_answered`` is the accuracy of the ``ok`` answers: with ``answered`` it
+    is the solver's operating point on the rejection curve.
+    """
+    status = np.array([sol.status for sol in solutions])
+    ok = status == "ok"
+    return {
+        "answered": float(ok.mean()),
+        "unsure": float((status == "unsure").mean()),
+        "rejected": float((status == "error").mean()),
+        "exact_among_answered": float(exact[ok].mean()) if ok.any() else None,
+        "codes": dict(Counter(sol.code for sol in solutions if not sol.ok)),
+    }
+
+
+@pytest.mark.bench_configs("all")
+def test_invalid_drawings(benchmark, models, invalid_items, config):
+    """Invalid and garbage drawings: how many get a value (status ok or unsure), per kind."""
+    items, glyphs = invalid_items
+    benchmark.group = "rejection: invalid drawings"
+    solutions = _solve(benchmark, models, config, [item.image for item in items])
+    per_kind: dict[str, list] = defaultdict(list)
+    for item, sol in zip(items, solutions, strict=True):
+        per_kind[item.kind].append(sol)
+    benchmark.extra_info.update(
+        jsonable(
+            {
+                "kind": "invalid",
+                "config": config,
+                "form": "onnx",
+                "glyphs": glyphs,
+                "n": len(items),
+                "answered": float(np.mean([sol.ok for sol in solutions])),
+                "per_kind": {
+                    kind: {
+                        "n": len(sols),
+                        "answered": float(np.mean([sol.ok for sol in sols])),
+                        "codes": dict(Counter(sol.code for sol in sols if not sol.ok)),
+                    }
+                    for kind, sols in per_kind.items()
+                },
+                # What was drawn, and what was answered: the cases to look at first.
+                "answered_examples": [
+                    {"kind": item.kind, "drawn": item.text, "read": sol.expression, "status": sol.status}
+                    for item, sol in zip(items, solutions, strict=True)
+                    if sol.ok
+                ][:20],
+            }
+        )
+    )
+
+
+@pytest.mark.bench_configs("all")
+def test_calibration(benchmark, models, data, config):
+    """Expected calibration error of the symbol confidences per held-out source, before and after calibration.
+
+    "Before" is the classifier without its calibration step
+    (:func:`mathocr.calibration.uncalibrated`); a model without one has the same figures.
+    """
+    from mathocr.calibration import expected_calibration_error, uncalibrated
+
+    benchmark.group = "calibration: held-out symbols"
+    pipe = models.pipe(config, "onnx")
+    raw = uncalibrated(pipe)
+
+    def ece(model) -> dict[str, float]:
+        sets = [(name, s) for name, s in data.heldout.items() if len(s)]
+        probas = [model.predict_proba(s.X) for _, s in sets]
+        out = {
+            name: expected_calibration_error(p, s.y, model.classes_)
+            for (name, s), p in zip(sets, probas, strict=True)
+        }
+        truth = np.concatenate([s.y for _, s in sets])
+        out["all"] = expected_calibration_error(np.concatenate(probas), truth, model.classes_)
+        return out
+
+    after = benchmark.pedantic(ece, args=(pipe,), rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        jsonable(
+            {
+                "kind": "calibration",
+                "config": config,
+                "form": "onnx",
+                "calibrated": raw is not pipe,
+                "ece_before": after if raw is pipe else ece(raw),
+                "ece_after": after,
+            }
+        )
+    )
 
 
 @pytest.mark.bench_configs("seed")

@@ -144,6 +144,16 @@ IMAGE_WIDTHS = (400, 800, 1600, 3200)
 SYNTH_SEED = 2026
 SUBSET_SEED = 7
 
+EXPRESSION_SETS = {
+    "expressions": "synthetic, held-out symbols",
+    "expressions_unseen": "synthetic, unseen writers",
+}
+"""The record kinds of the valid expression sets, and how the report names them."""
+
+ANSWERED_TARGET, ACCURACY_TARGET, INVALID_TARGET = 0.97, 0.99, 0.01
+"""The solver's targets: answer (status ok) at least 97% of valid expressions, 99% of those
+exactly; give a value (ok or unsure) to at most 1% of invalid drawings."""
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -162,6 +172,10 @@ class Budget:
         Training budget of the cross-source benchmark (digits per class, epochs).
     synth_per_style : int
         Synthetic expression images per style.
+    unseen_per_style : int
+        Synthetic expressions from unseen writers' glyphs per pen style (canvas, paper).
+    invalid_items : int
+        Invalid and garbage drawings (:func:`mathocr.synth.make_invalid_set`), every kind alike.
     rounds : dict
         Timed repetitions per latency benchmark kind.
     """
@@ -174,6 +188,8 @@ class Budget:
     cross_digits_per_class: int
     cross_epochs: int
     synth_per_style: int
+    unseen_per_style: int
+    invalid_items: int
     rounds: dict[str, int]
 
     def predict_rounds(self, batch: int) -> int:
@@ -203,6 +219,8 @@ _BUDGETS = {
         cross_digits_per_class=500,
         cross_epochs=3,
         synth_per_style=63,  # 1,008 expressions over the 16 styles
+        unseen_per_style=250,
+        invalid_items=600,  # 100 of each kind
         rounds={"transform": 30, "solve": 10, "cold_start": 3},
     ),
     "quick": Budget(
@@ -214,6 +232,8 @@ _BUDGETS = {
         cross_digits_per_class=10,
         cross_epochs=1,
         synth_per_style=2,
+        unseen_per_style=2,
+        invalid_items=12,  # 2 of each kind
         rounds={"transform": 3, "solve": 2, "cold_start": 1},
     ),
 }
@@ -365,11 +385,15 @@ def describe_configs(names: Sequence[str], run_budget: Budget) -> dict[str, Any]
 
 
 __all__ = [
+    "ACCURACY_TARGET",
+    "ANSWERED_TARGET",
     "BATCH_SIZES",
     "BENCH_CONFIGS",
     "CROSS_CONFIGS",
+    "EXPRESSION_SETS",
     "FORMS",
     "IMAGE_WIDTHS",
+    "INVALID_TARGET",
     "QUICK_CONFIGS",
     "SERVING_CONFIGS",
     "SUBSET_SEED",

@@ -158,6 +158,54 @@ def synth_items(bench_data_dir, budget):
 
 
 @pytest.fixture(scope="session")
+def unseen_symbols(bench_data_dir) -> dict[str, tuple[np.ndarray, ...]] | None:
+    """UNIPEN's held-out writers' glyphs, or None when the data directory has no UNIPEN tree."""
+    from mathocr.errors import DataError
+    from mathocr.synth import unseen_writer_symbols
+
+    try:
+        return unseen_writer_symbols(bench_data_dir)
+    except DataError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def unseen_items(unseen_symbols, budget):
+    """Synthetic expressions from unseen writers' glyphs, in the pen styles (canvas, paper)."""
+    from mathocr.synth import PEN_STYLES, make_expression_set
+
+    if unseen_symbols is None:
+        pytest.skip("no unseen writers' glyphs: the data directory has no UNIPEN tree with every token")
+    return make_expression_set(
+        budget.unseen_per_style * len(PEN_STYLES),
+        styles=list(PEN_STYLES),
+        seed=configs.SYNTH_SEED,
+        symbols=unseen_symbols,
+    )
+
+
+@pytest.fixture(scope="session")
+def invalid_items(unseen_symbols, bench_data_dir, budget) -> tuple[list, str]:
+    """Invalid and garbage drawings in every style, and whose glyphs drew their symbols.
+
+    Unseen writers' glyphs where the data has them: the classifier has seen none of them.
+    """
+    from mathocr.synth import PEN_STYLES, STYLES, heldout_symbols, make_invalid_set
+
+    if unseen_symbols is not None:
+        symbols, glyphs = unseen_symbols, "unseen writers"
+    else:
+        symbols, glyphs = heldout_symbols(bench_data_dir), "held-out symbols"
+    items = make_invalid_set(
+        symbols,
+        budget.invalid_items,
+        configs.SYNTH_SEED,
+        styles=[*STYLES, *PEN_STYLES],
+    )
+    return items, glyphs
+
+
+@pytest.fixture(scope="session")
 def crops(synth_items) -> list[np.ndarray]:
     """512 real symbol crops, as the solver passes them to ``predict_proba`` (pages segmented)."""
     from mathocr.io import read_image

@@ -1,4 +1,5 @@
-"""The plots of a benchmark report: accuracy vs latency, per-class accuracy, latency by batch.
+"""The plots of a benchmark report: accuracy vs latency, per-class accuracy, latency by batch,
+rejection curves.
 
 Examples
 --------
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from benchmarks.configs import BATCH_SIZES
+from benchmarks.configs import ACCURACY_TARGET, ANSWERED_TARGET, BATCH_SIZES, EXPRESSION_SETS
 
 if TYPE_CHECKING:
     from benchmarks.report import Figures
@@ -27,8 +28,8 @@ def plots(f: Figures, out: Path) -> list[Path]:
     f : benchmarks.report.Figures
         The run's figures.
     out : pathlib.Path
-        Folder for ``accuracy_vs_latency.png``, ``per_class_accuracy.png`` and
-        ``latency_by_batch.png``.
+        Folder for ``accuracy_vs_latency.png``, ``per_class_accuracy.png``,
+        ``latency_by_batch.png`` and ``rejection_curve.png``.
 
     Returns
     -------
@@ -143,6 +144,52 @@ def plots(f: Figures, out: Path) -> list[Path]:
         ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
         written.append(out / "latency_by_batch.png")
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+
+    # Rejection curves: the accuracy bought by answering fewer, and where the solver stands.
+    sets = [
+        (kind, name)
+        for kind, name in EXPRESSION_SETS.items()
+        if any(r.kind == kind and "rejection_curve" in r.info for r in f.records)
+    ]
+    if sets:
+        fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.5), squeeze=False)
+        for ax, (kind, name) in zip(axes[0], sets, strict=True):
+            for c in f.configs:
+                r = f.find(kind, c)
+                curve = r.info.get("rejection_curve", {}) if r else {}
+                if not curve.get("answered"):
+                    continue
+                answered, accuracy = 100 * np.asarray(curve["answered"]), 100 * np.asarray(curve["accuracy"])
+                ax.plot(answered, accuracy, color=colours[c], label=c)
+                point = r.info.get("answering", {})
+                if point.get("exact_among_answered") is not None:
+                    ax.scatter(
+                        100 * point["answered"],
+                        100 * point["exact_among_answered"],
+                        color=colours[c],
+                        edgecolors="black",
+                        s=60,
+                        zorder=3,
+                    )
+            if not ax.lines:
+                # A model that answers nothing (a quick run's) still gets its plot, saying so.
+                ax.text(0.5, 0.5, "no drawing answered", ha="center", transform=ax.transAxes)
+            ax.axvline(100 * ANSWERED_TARGET, color="grey", linestyle=":", linewidth=1)
+            ax.axhline(100 * ACCURACY_TARGET, color="grey", linestyle=":", linewidth=1)
+            ax.set_xlabel("answered (% of drawings)")
+            ax.set_ylabel("exact match among answered (%)")
+            ax.set_title(name)
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+        fig.suptitle(
+            "Rejection curves: a threshold on Solution.confidence; dots: the solver's status ok; "
+            "dotted: the targets"
+        )
+        fig.tight_layout()
+        written.append(out / "rejection_curve.png")
         fig.savefig(written[-1], dpi=100)
         plt.close(fig)
     return written

@@ -22,7 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.configs import BATCH_SIZES, BENCH_CONFIGS, FORMS, IMAGE_WIDTHS, SYNTH_SEED
+from benchmarks.configs import (
+    ACCURACY_TARGET,
+    ANSWERED_TARGET,
+    BATCH_SIZES,
+    BENCH_CONFIGS,
+    EXPRESSION_SETS,
+    FORMS,
+    IMAGE_WIDTHS,
+    INVALID_TARGET,
+    SYNTH_SEED,
+)
 from benchmarks.plots import plots
 
 
@@ -101,6 +111,11 @@ def _acc_cell(acc: float | None, seed: float | None) -> str:
     return cell
 
 
+def _pct_cell(value: float | None, _seed: float | None) -> str:
+    """A rate of the solver's decisions: no ratio to seed (its thresholds are not the model's)."""
+    return "–" if value is None else _fmt_pct(value)
+
+
 def _time_cell(seconds: float | None, seed: float | None) -> str:
     return "–" if seconds is None else _fmt_time(seconds) + _ratio(seconds, seed)
 
@@ -134,6 +149,24 @@ class Figures:
                 if all(r.info.get(k) == v for k, v in match.items()):
                     return r
         return None
+
+    def get(self, kind: str, *keys: str) -> Callable[[str], Any]:
+        """Per configuration, ``info[keys[0]][keys[1]]...`` of its ``kind`` record (None if absent).
+
+        Examples
+        --------
+        >>> f.get("invalid", "per_kind", "scribble", "answered")("default")  # doctest: +SKIP
+        0.0
+        """
+
+        def value(config: str) -> Any:
+            r = self.find(kind, config)
+            v: Any = None if r is None else r.info
+            for k in keys:
+                v = v.get(k) if isinstance(v, Mapping) else None
+            return v
+
+        return value
 
     def row(self, label: str, get: Callable[[str], Any], cell: Callable[[Any, Any], str]) -> list[str]:
         """One table row: ``cell(value, seed's value)`` per configuration (no ratio in seed's own column)."""
@@ -206,6 +239,7 @@ def write_report(
     lines += _config_lines(f, ours)
     lines += _headline_lines(f)
     lines += _accuracy_lines(f)
+    lines += _answering_lines(f)
     lines += _latency_lines(f)
     lines += _training_lines(f, ours)
     lines += _http_lines(http)
@@ -281,7 +315,13 @@ def _config_lines(f: Figures, ours: Mapping) -> list[str]:
             f"Data: {data}. Cross-source: about {b.get('cross_digits_per_class')} digits per class + one "
             f"operator source, {b.get('cross_epochs')} epoch(s) for every config. Fixed training budget: "
             f"{b.get('fit_budget_images')} images, {b.get('fit_budget_epochs')} epoch. "
-            f"Synthetic expressions: {b.get('synth_per_style')} per style, seed {SYNTH_SEED}.",
+            f"Synthetic expressions: {b.get('synth_per_style')} per style, seed {SYNTH_SEED}."
+            + (
+                f" From unseen writers' glyphs: {b['unseen_per_style']} per pen style. "
+                f"Invalid drawings: {b['invalid_items']}."
+                if "invalid_items" in b
+                else ""
+            ),
         ]
     return [*lines, ""]
 
@@ -375,6 +415,14 @@ def _accuracy_lines(f: Figures) -> list[str]:
 
     rows.append(f.row("expressions exact-match", expr("exact_match"), _acc_cell))
     rows.append(f.row("expressions value correct", expr("value_correct"), _acc_cell))
+    if any(r.kind == "expressions_unseen" for r in f.records):
+        rows.append(
+            f.row(
+                "expressions exact-match, unseen writers' glyphs",
+                f.get("expressions_unseen", "exact_match"),
+                _acc_cell,
+            )
+        )
     for direction in ("mdas->bhmsds", "bhmsds->mdas"):
 
         def cross(c, d=direction):
@@ -410,21 +458,19 @@ def _accuracy_lines(f: Figures) -> list[str]:
     ]
     lines += _table(head, rows)
 
-    styles = []
-    for r in f.records:
-        if r.kind == "expressions":
-            styles = list(r.info["per_style"])
-            break
-    if styles:
+    srows = []
+    for kind, prefix in (("expressions", ""), ("expressions_unseen", "unseen writers, ")):
+        styles = next((list(r.info["per_style"]) for r in f.records if r.kind == kind), [])
+        srows += [f.row(prefix + st, f.get(kind, "per_style", st, "exact_match"), _acc_cell) for st in styles]
+    if srows:
         lines += ["", "### Expression exact-match per style", ""]
-        srows = []
-        for st in styles:
-
-            def get(c, st=st):
-                r = f.find("expressions", c)
-                return None if r is None else r.info["per_style"][st]["exact_match"]
-
-            srows.append(f.row(st, get, _acc_cell))
+        if any(r.kind == "expressions_unseen" for r in f.records):
+            lines += [
+                "Unseen writers: expressions composed from UNIPEN's held-out writers' glyphs "
+                "(`mathocr.synth.unseen_writer_symbols`), drawn in the pen styles "
+                "(`mathocr.synth.PEN_STYLES`).",
+                "",
+            ]
         lines += _table(head, srows)
 
     per_class = {c: _class_accuracy(r.info["report"]) for c in f.configs if (r := f.find("symbols", c))}
@@ -439,6 +485,197 @@ def _accuracy_lines(f: Figures) -> list[str]:
             ],
         )
     return [*lines, ""]
+
+
+def rejection_curve(
+    confidence: Sequence[float], correct: Sequence[bool], has_value: Sequence[bool], max_points: int = 200
+) -> dict[str, list[float]]:
+    """Accuracy of the answers against the fraction answered, as a confidence threshold moves.
+
+    A drawing is answered at threshold ``t`` when it has a value and its confidence is
+    at least ``t``; drawings without a value are never answered.
+
+    Parameters
+    ----------
+    confidence : sequence of float
+        ``Solution.confidence`` of each drawing.
+    correct : sequence of bool
+        Whether each reading is right.
+    has_value : sequence of bool
+        Whether each drawing got a value (status ``ok`` or ``unsure``).
+    max_points : int
+        At most this many points, evenly spread over the thresholds.
+
+    Returns
+    -------
+    dict
+        ``threshold``, ``answered`` (fraction of all drawings) and ``accuracy`` (among
+        those answered), from the strictest threshold to the loosest.
+
+    Examples
+    --------
+    >>> curve = rejection_curve([0.9, 0.6, 0.8, 0.2], [True, False, True, True], [True, True, True, False])
+    >>> curve["answered"], [round(a, 3) for a in curve["accuracy"]]
+    ([0.25, 0.5, 0.75], [1.0, 1.0, 0.667])
+    """
+    conf = np.asarray(confidence, dtype=float)
+    right = np.asarray(correct, dtype=bool)
+    valued = np.asarray(has_value, dtype=bool)
+    order = np.argsort(-conf[valued], kind="stable")
+    c, hit = conf[valued][order], right[valued][order]
+    k = np.arange(1, len(c) + 1)
+    # A threshold takes all drawings of equal confidence or none: keep each tie's last.
+    last = np.r_[c[1:] != c[:-1], True] if len(c) else np.zeros(0, bool)
+    threshold, answered, accuracy = c[last], k[last] / len(conf), (np.cumsum(hit) / k)[last]
+    keep = np.unique(np.linspace(0, len(threshold) - 1, min(len(threshold), max_points)).round().astype(int))
+    return {
+        "threshold": threshold[keep].tolist(),
+        "answered": answered[keep].tolist(),
+        "accuracy": accuracy[keep].tolist(),
+    }
+
+
+def accuracy_at(curve: Mapping[str, Sequence[float]], answered: float | None = None) -> float | None:
+    """The accuracy on a rejection curve when answering at most ``answered`` of the drawings.
+
+    Parameters
+    ----------
+    curve : mapping
+        ``answered`` and ``accuracy`` lists (see :func:`rejection_curve`).
+    answered : float, optional
+        A fraction of all drawings; None for the loosest threshold (every drawing with a value).
+
+    Returns
+    -------
+    float or None
+        None when no threshold answers that many or fewer, or the curve is empty.
+
+    Examples
+    --------
+    >>> accuracy_at({"answered": [0.25, 0.5, 0.75], "accuracy": [1.0, 1.0, 0.667]}, 0.6)
+    1.0
+    """
+    answered_at, accuracy = list(curve.get("answered", [])), list(curve.get("accuracy", []))
+    if not accuracy:
+        return None
+    if answered is None:
+        return accuracy[-1]
+    if answered_at[-1] < answered - 1e-9:
+        return None  # even the loosest threshold answers fewer: the row would describe another point
+    below = [i for i, a in enumerate(answered_at) if a <= answered + 1e-9]
+    return accuracy[below[-1]] if below else None
+
+
+def _codes_cell(codes: Mapping[str, int] | None, _seed: Any) -> str:
+    """The two commonest error codes and their shares of the errors."""
+    if not codes:
+        return "–"
+    total = sum(codes.values())
+    top = sorted(codes.items(), key=lambda kv: -kv[1])[:2]
+    return ", ".join(f"`{code}` {100 * n / total:.0f}%" for code, n in top)
+
+
+def _answering_lines(f: Figures) -> list[str]:
+    present = {r.kind for r in f.records if r.kind in ("invalid", "calibration") or "answering" in r.info}
+    if not present:
+        return []
+    head = ["figure", *(f"`{c}`" for c in f.configs)]
+    rows, code_rows = [], []
+    for kind, name in EXPRESSION_SETS.items():
+        if kind not in present:
+            continue
+
+        def curve_at(target, kind=kind):
+            return lambda c: (
+                accuracy_at(curve, target) if (curve := f.get(kind, "rejection_curve")(c)) else None
+            )
+
+        rows += [
+            f.row(
+                f"{name}: answered, status ok (target ≥ {ANSWERED_TARGET:.0%})",
+                f.get(kind, "answering", "answered"),
+                _pct_cell,
+            ),
+            f.row(f"{name}: unsure", f.get(kind, "answering", "unsure"), _pct_cell),
+            f.row(f"{name}: rejected, status error", f.get(kind, "answering", "rejected"), _pct_cell),
+            f.row(
+                f"{name}: exact match among answered (target ≥ {ACCURACY_TARGET:.0%})",
+                f.get(kind, "answering", "exact_among_answered"),
+                _pct_cell,
+            ),
+            f.row(f"{name}: exact match answering every reading with a value", curve_at(None), _pct_cell),
+            *(
+                f.row(f"{name}: exact match answering {t:.0%} by confidence", curve_at(t), _pct_cell)
+                for t in (0.95, 0.9)
+            ),
+        ]
+        code_rows.append(f.row(f"{name}, rejected", f.get(kind, "answering", "codes"), _codes_cell))
+    glyphs = ""
+    if "invalid" in present:
+        first = next(r for r in f.records if r.kind == "invalid")
+        glyphs = first.info.get("glyphs", "")
+        rows.append(
+            f.row(
+                f"invalid drawings answered with a value, ok or unsure (target ≤ {INVALID_TARGET:.0%})",
+                f.get("invalid", "answered"),
+                _pct_cell,
+            )
+        )
+        for kind in first.info["per_kind"]:
+            label = kind.replace("_", " ")
+            rows.append(f.row(f"  {label}", f.get("invalid", "per_kind", kind, "answered"), _pct_cell))
+            code_rows.append(
+                f.row(f"invalid: {label}", f.get("invalid", "per_kind", kind, "codes"), _codes_cell)
+            )
+    lines = [
+        "## Answering, doubting, refusing",
+        "",
+        "What `Solver` does with a drawing: answer (status `ok`), answer with alternatives "
+        "(`unsure`), or refuse (`error`). Valid expressions should be answered, and right; "
+        "invalid drawings (an operator at the end or the start, two in a row, a lone operator, "
+        "scribbles, letters: `mathocr.synth.make_invalid_set`"
+        + (f", symbols from {glyphs}' glyphs" if glyphs else "")
+        + ') should get no value. The "by confidence" rows move a threshold on '
+        "`Solution.confidence` (see the rejection curve plot).",
+        "",
+    ]
+    if rows:
+        lines += _table(head, rows)
+    if code_rows:
+        lines += ["", "### Error codes given", "", *_table(head, code_rows)]
+    if "calibration" in present:
+        lines += ["", *_calibration_lines(f, head)]
+    return [*lines, ""]
+
+
+def _calibration_lines(f: Figures, head: list[str]) -> list[str]:
+    sources = next(list(r.info["ece_after"]) for r in f.records if r.kind == "calibration")
+
+    def cell(r: Record | None, _seed: Any, source: str = "") -> str:
+        if r is None or source not in r.info["ece_after"]:
+            return "–"
+        after = r.info["ece_after"][source]
+        if not r.info.get("calibrated"):
+            return f"{after:.4f} (no calibration step)"
+        return f"{r.info['ece_before'][source]:.4f} → {after:.4f}"
+
+    rows = [
+        f.row(
+            "all held-out symbols" if src == "all" else src,
+            lambda c: f.find("calibration", c),
+            lambda r, s, src=src: cell(r, s, src),
+        )
+        for src in sources
+    ]
+    return [
+        "### Expected calibration error of symbol confidences",
+        "",
+        "Top-class confidence against accuracy on the held-out sets (`mathocr.calibration."
+        "expected_calibration_error`), before calibration (`mathocr.calibration.uncalibrated`) → "
+        "after; lower is better.",
+        "",
+        *_table(head, rows),
+    ]
 
 
 def _latency_lines(f: Figures) -> list[str]:
@@ -601,4 +838,4 @@ def _http_lines(path: Path) -> list[str]:
     ]
 
 
-__all__ = ["Figures", "Record", "load_records", "write_report"]
+__all__ = ["Figures", "Record", "accuracy_at", "load_records", "rejection_curve", "write_report"]

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 from .errors import MathOCRError
@@ -322,6 +323,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     pipe.fit(X, y, **fit_params)
     fit_seconds = time.time() - t
     model = pipe if args.keras else to_inference(pipe)
+    model, calibration = _calibrate(model, data)
     report = evaluate_sets(model, data.heldout)
     card = model_card(
         pipe,
@@ -342,6 +344,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics=report,
         latency_images=data.heldout["mnist/test"].X[:8],
     )
+    card["calibration"] = calibration
     path = save_pipeline(model, args.output, card)
     print(format_report(report))
     lat = card["latency_predict_proba_8"]
@@ -350,12 +353,93 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(model, data) -> tuple[Any, dict | None]:
+    """Temperature-scale ``model`` on the calibration writers; report the error before and after."""
+    from .calibration import calibrate, expected_calibration_error, temperature, uncalibrated
+
+    if not data.calibration:
+        print("note: no calibration set (UNIPEN missing): confidences left uncalibrated", file=sys.stderr)
+        return model, None
+    (name, cal_set), *_ = data.calibration.items()
+    base = uncalibrated(model)
+    try:
+        calibrated = calibrate(base, cal_set.X, cal_set.y)
+    except ValueError as exc:  # a small data directory may lack a class: train on, say so
+        print(f"note: confidences left uncalibrated: {exc}", file=sys.stderr)
+        return model, None
+
+    def ece(pipe, s) -> float:
+        return round(expected_calibration_error(pipe.predict_proba(s.X), s.y, pipe.classes_), 5)
+
+    section = {
+        "method": "temperature (sklearn CalibratedClassifierCV)",
+        "set": name,
+        "n": len(cal_set),
+        "sha256": cal_set.digest(),
+        "temperature": round(temperature(calibrated), 4),
+        "ece": {k: {"before": ece(base, s), "after": ece(calibrated, s)} for k, s in data.heldout.items()},
+    }
+    print(f"calibrated on {name} ({len(cal_set)} images): temperature {section['temperature']}", flush=True)
+    return calibrated, section
+
+
 COMMANDS.append(
     (
         "train",
         "train a pipeline on the data directory and write it with its model card",
         _train_parser,
         cmd_train,
+    )
+)
+
+
+# ---- calibrate
+
+
+def _calibrate_parser(p: argparse.ArgumentParser) -> None:
+    _add_data_dir(p)
+    p.add_argument("--model", default=None, help="model file (default: the bundled model)")
+    p.add_argument(
+        "--output", "-o", default=None, help="where to write the calibrated model (default: over --model)"
+    )
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .datasets import load_training_data
+    from .evaluation import evaluate_sets, format_report
+    from .pipeline import DEFAULT_MODEL, load_card, load_pipeline, save_pipeline
+
+    source = args.model if args.model is not None else DEFAULT_MODEL
+    model = load_pipeline(source)
+    try:
+        card = load_card(source)
+    except MathOCRError:
+        card = {}
+    data = load_training_data(args.data_dir)
+    model, section = _calibrate(model, data)
+    if section is None:
+        raise MathOCRError("nothing to calibrate on: the data directory has no UNIPEN tree")
+    report = evaluate_sets(model, data.heldout)
+    from .card import command_line, data_digests
+
+    card = {
+        **card,
+        "calibration": {**section, "command": command_line()},
+        "metrics": report,
+        "data": {**card.get("data", {}), "heldout": data_digests(data.heldout)},
+    }
+    path = save_pipeline(model, args.output if args.output is not None else source, card)
+    print(format_report(report))
+    print(f"wrote {path} (+ .sha256, .json)")
+    return 0
+
+
+COMMANDS.append(
+    (
+        "calibrate",
+        "fit the confidence calibration of a model on held-out writers and rewrite it",
+        _calibrate_parser,
+        cmd_calibrate,
     )
 )
 
@@ -404,6 +488,8 @@ SOLVE_EPILOG = """\
 output:
   Plain text: one line per solved image on stdout, "IMAGE: EXPRESSION = VALUE",
   with the decimal form in parentheses when it differs ("a.png: 1/8 = 1/8 (0.125)").
+  When two readings are close, the line ends with them: "a.png: 112 = 112  [unsure,
+  or: 1/2 = 1/2 (0.5)]".
   Errors and warnings go to stderr, as "IMAGE: error: MESSAGE" and
   "IMAGE: warning: MESSAGE", so stdout holds results only.
   --json: exactly one JSON object per image and line on stdout, in the order given,
@@ -413,7 +499,8 @@ output:
 exit status:
   0    every image was solved
   1    at least one image failed (missing or unreadable, too large, no symbols
-       found, not a valid expression, division by zero); the others are printed
+       found, an incomplete or malformed expression, nothing that reads as one,
+       division by zero); the others are printed
   2    usage error, or nothing could be solved (the model is missing or corrupt):
        one line on stderr says why
   130  interrupted (Ctrl+C)
@@ -434,6 +521,12 @@ def _solve_parser(p: argparse.ArgumentParser) -> None:
         help="print one JSON object per image and line, errors included, on stdout",
     )
     p.add_argument("--model", default=None, metavar="PATH", help="pipeline file (default: the bundled model)")
+
+
+def _shown_value(d: dict) -> str:
+    if d["value"] is None:
+        return "no value"
+    return d["value"] if d["value"] == d["decimal"] else f"{d['value']} ({d['decimal']})"
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -459,8 +552,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
             continue
         if sol.error is None:
             d = sol.to_dict()
-            shown = d["value"] if d["value"] == d["decimal"] else f"{d['value']} ({d['decimal']})"
-            print(f"{name}: {sol.expression} = {shown}", flush=True)
+            line = f"{name}: {sol.expression} = {_shown_value(d)}"
+            if d["alternatives"]:
+                others = "; ".join(f"{a['expression']} = {_shown_value(a)}" for a in d["alternatives"])
+                line += f"  [unsure, or: {others}]"
+            print(line, flush=True)
         else:
             read = f" (read: {sol.expression})" if sol.tokens else ""
             print(f"{name}: error: {sol.error}{read}", file=sys.stderr, flush=True)

@@ -32,7 +32,7 @@ import numpy as np
 from .errors import DataError, ImageError
 from .io import read_image
 from .preprocessing import to_grey, to_ink_on_black
-from .strokes import STYLES, distort, render
+from .strokes import STYLES, distort, render, spread
 from .symbols import CLASSES, canonical, form, is_known
 from .unipen import PenSample, read_unipen
 
@@ -61,6 +61,9 @@ SPLIT_SEED = 20261124
 UNIPEN_DIR = Path("unipen") / "train_r01_v07"
 # Writers, not samples, are split: a writer in training never appears held out.
 UNIPEN_TRAIN_FRACTION = 0.7
+# A third of the held-out writers (10% of all) calibrate the model's confidences; the
+# rest are the unseen-writer test. Neither is ever trained on.
+UNIPEN_CALIBRATION_FRACTION = 1 / 3
 UNIPEN_SPLIT_SEED = 20261202
 # Each training sample is drawn this many times, each time with its own pen, shape
 # change and style (mathocr.strokes): the strokes are cheap, the writers are what counts.
@@ -429,6 +432,9 @@ class TrainingData:
 
     train: dict[str, SymbolSet]
     heldout: dict[str, SymbolSet]
+    calibration: dict[str, SymbolSet] = field(default_factory=dict)
+    """Held-out images for fitting the confidence calibration, never reported on
+    (UNIPEN's calibration writers): see :func:`mathocr.calibration.calibrate`."""
     pen_train: list[PenSample] = field(default_factory=list)
     """UNIPEN's training writers as strokes, drawn into ``train`` by :meth:`add_pen_samples`."""
     notes: list[str] = field(default_factory=list)
@@ -486,7 +492,8 @@ def load_training_data(
     * held out: MNIST test (``mnist/test``), mdas test (``mdas/test``), the rest of
       bhmsds (``bhmsds/heldout``);
     * unseen writers: UNIPEN's held-out writers (``unipen/heldout-writers``, split by
-      writer with :func:`split_writers`, drawn as a canvas export) and Semeion
+      writer with :func:`split_writers`, drawn as a canvas export; a third of those
+      writers are kept apart in ``calibration``) and Semeion
       (``semeion``), when the data directory has them (``notes`` says when not).
       UNIPEN's training writers are returned as strokes (``pen_train``), to be
       cleaned and drawn into ``train`` with :meth:`TrainingData.add_pen_samples`.
@@ -544,11 +551,17 @@ def load_training_data(
         raise DataError(f"no operator symbols found under {symbols} (expected mdas/ and/or bhmsds/)")
     notes: list[str] = []
     pen_train: list[PenSample] = []
+    calibration: dict[str, SymbolSet] = {}
     if (root / UNIPEN_DIR).is_dir():
         pen_train, pen_held = split_writers(load_unipen(root))
+        pen_cal, pen_held = split_writers(pen_held, UNIPEN_CALIBRATION_FRACTION, UNIPEN_SPLIT_SEED + 1)
         heldout["unipen/heldout-writers"] = render_pen_samples(
             pen_held, "unipen/heldout-writers", augment=False
         )
+        if pen_cal:
+            calibration["unipen/calibration-writers"] = render_pen_samples(
+                pen_cal, "unipen/calibration-writers", augment=False
+            )
     else:
         notes.append(f"no UNIPEN tree at {root / UNIPEN_DIR}: trained without it, no unseen-writer report")
     if (root / SEMEION_FILE).is_file():
@@ -563,9 +576,10 @@ def load_training_data(
     if limit_per_class is not None:
         train = {k: _take_per_class(v, limit_per_class, seed) for k, v in train.items()}
         heldout = {k: _take_per_class(v, limit_per_class, seed) for k, v in heldout.items()}
+        calibration = {k: _take_per_class(v, limit_per_class, seed) for k, v in calibration.items()}
         labels = np.asarray([s.label for s in pen_train])
         pen_train = [pen_train[i] for c in CLASSES for i in np.flatnonzero(labels == c)[:limit_per_class]]
-    return TrainingData(train, heldout, pen_train, notes)
+    return TrainingData(train, heldout, calibration, pen_train, notes)
 
 
 # ---------------------------------------------------------------------------- UNIPEN and Semeion
@@ -621,9 +635,11 @@ _STYLE_P_NO_BOX = (0.5, 0.3, 0.2, 0.0)
 # A lone stroke is a `1` or a `/` by its slant: it is never slanted further, nor
 # stretched to fill a box (that turns both into the same diagonal bar; measured at 3
 # epochs with both: MNIST test's `1` fell from 98.5% to 91.3%, read as `/`). A minus
-# stretched to fill a square is a black square.
+# stretched to fill a square is a black square. What is a bar is told by the ink's
+# shape, not its label: a `1` with a flag or a foot (a third of UNIPEN's) keeps its
+# shape when stretched, and is how a form reader such as Semeion's delivers it.
 _KEEP_SLANT = frozenset("1/")
-_NO_BOX = frozenset("1/-")
+_BAR_SPREAD = 0.25
 _KEEP_SLANT_ARGS = {t: {"rotate": 0.0, "shear": 0.0} for t in _KEEP_SLANT}
 
 
@@ -645,11 +661,12 @@ def render_pen_samples(
         for _ in range(copies if augment else 1):
             if augment:
                 size = float(rng.uniform(28, 72))
+                p_style = _STYLE_P_NO_BOX if spread(sample.strokes) < _BAR_SPREAD else _STYLE_P
                 image = render(
                     distort(sample.strokes, rng, **_KEEP_SLANT_ARGS.get(sample.label, {})),
                     size=size,
                     pen=float(rng.uniform(0.04, 0.16) * size),
-                    style=str(rng.choice(STYLES, p=_STYLE_P_NO_BOX if sample.label in _NO_BOX else _STYLE_P)),
+                    style=str(rng.choice(STYLES, p=p_style)),
                     rng=rng,
                 )
             else:

@@ -16,7 +16,7 @@ smaller than the line's digits is unlikely to be a digit (a dot, a minus).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,6 +42,26 @@ _SLASH = CLASSES.index("/")
 
 
 @dataclass
+class Reading:
+    """One valid token sequence and its probability under the model.
+
+    Attributes
+    ----------
+    symbols : list of str
+    probability : float
+        Product of the (prior-weighted, per-symbol normalised) probabilities of its
+        tokens: the model's probability that this is what was written.
+    """
+
+    symbols: list[str]
+    probability: float
+
+    @property
+    def text(self) -> str:
+        return "".join(self.symbols)
+
+
+@dataclass
 class Decoded:
     """The decoded sequence.
 
@@ -52,15 +72,28 @@ class Decoded:
     confidences : list of float
         Classifier probability of each chosen token.
     argmax : list of str
-        The classifier's own first choice for each symbol.
+        Each symbol's own most probable token (with the log-prior), whatever the grammar
+        says: what the drawing reads as.
     log_prob : float
         Score of the sequence (log-probabilities plus log-priors).
+    readings : list of Reading
+        The most probable valid readings, best first (``readings[0]`` is ``symbols``).
+    probabilities : ndarray of shape (n, 14)
+        Per-symbol probabilities as the search weighed them (classifier times
+        log-prior, each row normalised).
+    p_valid : float
+        The model's probability that the drawing is a valid expression at all: the
+        summed probability of every valid token sequence. Low for ``23+`` or ``1++2``
+        read with confidence, whatever the best valid reading is.
     """
 
     symbols: list[str]
     confidences: list[float]
     argmax: list[str]
     log_prob: float
+    readings: list[Reading] = field(default_factory=list)
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, len(CLASSES))))
+    p_valid: float = 1.0
 
     @property
     def changed(self) -> list[int]:
@@ -145,8 +178,37 @@ def geometry_log_prior(
     return prior
 
 
-def decode(proba: np.ndarray, log_prior: np.ndarray | None = None) -> Decoded:
-    """Most probable valid token sequence (Viterbi over the expression automaton).
+# The expression automaton: state -> {token kind: next state}. Accepting: NUMBER.
+_START, _SIGN, _NUMBER, _OPERATOR = range(4)
+_NEXT = {
+    _START: {"minus": _SIGN, "digit": _NUMBER},
+    _SIGN: {"digit": _NUMBER},
+    _NUMBER: {"digit": _NUMBER, "op": _OPERATOR},
+    _OPERATOR: {"digit": _NUMBER},
+}
+_KIND_COLS = {"digit": _DIGIT_COLS, "op": _OP_COLS, "minus": np.array([_MINUS])}
+N_BEST = 8
+"""How many valid readings :func:`decode` keeps."""
+
+
+def normalise(proba: np.ndarray, log_prior: np.ndarray | None = None) -> np.ndarray:
+    """Per-symbol probabilities with the log-prior applied, each row summing to 1.
+
+    Examples
+    --------
+    >>> normalise(np.array([[0.5, 0.5]]), np.log(np.array([[1.0, 3.0]]))).round(2).tolist()
+    [[0.25, 0.75]]
+    """
+    lp = np.log(np.clip(np.asarray(proba, dtype=np.float64), _FLOOR, None))
+    if log_prior is not None:
+        lp = lp + log_prior
+    lp -= lp.max(axis=1, keepdims=True)
+    q = np.exp(lp)
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int = N_BEST) -> Decoded:
+    """Most probable valid token sequences (a k-best search over the expression automaton).
 
     Parameters
     ----------
@@ -155,6 +217,8 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None) -> Decoded:
         :func:`align_columns`).
     log_prior : array of shape (n, 14), optional
         Added to the log-probabilities (see :func:`geometry_log_prior`).
+    n_best : int
+        How many readings to keep in :attr:`Decoded.readings`.
 
     Returns
     -------
@@ -165,56 +229,52 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None) -> Decoded:
     --------
     The classifier's first choices read ``8/+``; an expression cannot end with an
     operator, so the best valid reading keeps ``/`` and takes the last mark's
-    most likely digit:
+    most likely digit, and the model's doubt shows in ``p_valid``:
 
     >>> p = np.full((3, 14), 1e-4)
     >>> p[0, CLASSES.index("8")] = 0.9
     >>> p[1, CLASSES.index("/")], p[1, CLASSES.index("1")] = 0.7, 0.25
     >>> p[2, CLASSES.index("+")], p[2, CLASSES.index("2")] = 0.6, 0.35
-    >>> decode(p).symbols
-    ['8', '/', '2']
+    >>> d = decode(p)
+    >>> d.symbols, [r.text for r in d.readings[:2]], round(d.p_valid, 2)
+    (['8', '/', '2'], ['8/2', '812'], 0.37)
     """
     proba = np.asarray(proba, dtype=np.float64)
     n = proba.shape[0]
     if n == 0:
         return Decoded([], [], [], 0.0)
-    lp = np.log(np.clip(proba, _FLOOR, None))
-    if log_prior is not None:
-        lp = lp + log_prior
-    best_digit = _DIGIT_COLS[np.argmax(lp[:, _DIGIT_COLS], axis=1)]
-    best_op = _OP_COLS[np.argmax(lp[:, _OP_COLS], axis=1)]
-    digit_lp = lp[np.arange(n), best_digit]
-    op_lp = lp[np.arange(n), best_op]
-
-    # States: 0 START, 1 SIGN, 2 NUMBER, 3 OPERATOR. score[i, s]: best log-prob of
-    # tokens 0..i ending in state s; back[i, s]: the state before token i.
-    neg = -np.inf
-    score = np.full((n, 4), neg)
-    back = np.zeros((n, 4), dtype=np.int8)
-    score[0, 1] = lp[0, _MINUS]
-    score[0, 2] = digit_lp[0]
-    for i in range(1, n):
-        prev = score[i - 1]
-        # a digit may follow SIGN, NUMBER or OPERATOR
-        j = 1 + int(np.argmax(prev[1:]))
-        score[i, 2], back[i, 2] = prev[j] + digit_lp[i], j
-        score[i, 3], back[i, 3] = prev[2] + op_lp[i], 2
-    if not np.isfinite(score[-1, 2]):  # n == 1 and no digit at all: impossible with the floor
+    q = normalise(proba, log_prior)
+    lq = np.log(np.clip(q, 1e-300, None))
+    # Beam per automaton state: (log-prob, tokens). Every valid sequence's best
+    # n_best continuations survive, since the automaton's future depends only on the state.
+    beams: dict[int, list[tuple[float, tuple[int, ...]]]] = {_START: [(0.0, ())]}
+    # Forward sums over all valid sequences, for p_valid.
+    mass = {_START: 1.0}
+    for i in range(n):
+        nxt: dict[int, list[tuple[float, tuple[int, ...]]]] = {}
+        nmass: dict[int, float] = {}
+        for state, hyps in beams.items():
+            for kind, to in _NEXT[state].items():
+                cols = _KIND_COLS[kind]
+                nmass[to] = nmass.get(to, 0.0) + mass[state] * float(q[i, cols].sum())
+                best = cols[np.argsort(-lq[i, cols])[:n_best]]
+                nxt.setdefault(to, []).extend(
+                    (score + lq[i, c], (*toks, int(c))) for score, toks in hyps for c in best
+                )
+        beams = {st: sorted(h, key=lambda t: -t[0])[:n_best] for st, h in nxt.items()}
+        mass = nmass
+    final = beams.get(_NUMBER, [])
+    if not final:  # a lone '-' cannot be a valid expression, but a lone digit always can
         raise ValueError("no valid expression: every digit has probability 0")
-    symbols = [""] * n
-    state = 2
-    for i in range(n - 1, -1, -1):
-        if state == 2:
-            symbols[i] = CLASSES[best_digit[i]]
-        elif state == 3:
-            symbols[i] = CLASSES[best_op[i]]
-        else:
-            symbols[i] = "-"
-        state = int(back[i, state]) if i > 0 else state
-    cols = [CLASSES.index(s) for s in symbols]
-    confidences = [float(proba[i, c]) for i, c in enumerate(cols)]
-    argmax = [CLASSES[int(c)] for c in np.argmax(proba, axis=1)]
-    return Decoded(symbols, confidences, argmax, float(score[-1, 2]))
+    readings = [Reading([CLASSES[c] for c in toks], float(np.exp(score))) for score, toks in final]
+    best_cols = final[0][1]
+    symbols = readings[0].symbols
+    confidences = [float(proba[i, c]) for i, c in enumerate(best_cols)]
+    argmax = [CLASSES[int(c)] for c in np.argmax(q, axis=1)]
+    log_prob = float(sum(np.log(np.clip(proba[i, c], _FLOOR, None)) for i, c in enumerate(best_cols)))
+    if log_prior is not None:
+        log_prob += float(sum(log_prior[i, c] for i, c in enumerate(best_cols)))
+    return Decoded(symbols, confidences, argmax, log_prob, readings, q, float(mass.get(_NUMBER, 0.0)))
 
 
-__all__ = ["Decoded", "align_columns", "decode", "geometry_log_prior"]
+__all__ = ["Decoded", "Reading", "align_columns", "decode", "geometry_log_prior", "normalise"]

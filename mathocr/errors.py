@@ -56,6 +56,24 @@ class EmptyExpressionError(ExpressionError):
     code = "nothing_found"
 
 
+class IncompleteExpressionError(ExpressionError):
+    """The symbols read so far are the start of an expression, e.g. ``23+`` (HTTP 422)."""
+
+    code = "incomplete_expression"
+
+
+class MalformedExpressionError(ExpressionError):
+    """Symbols were read, but in no order an expression takes, e.g. ``1++2`` or ``*3``."""
+
+    code = "malformed_expression"
+
+
+class NoExpressionError(ExpressionError):
+    """Marks were found, but none reads as a digit or an operator (a scribble, letters)."""
+
+    code = "no_expression"
+
+
 class EvaluationError(ExpressionError):
     """A valid expression that has no value, e.g. division by zero."""
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
+from .calibration import expected_calibration_error
 from .datasets import UNSEEN_WRITERS, SymbolSet
 from .symbols import CLASSES
 
@@ -29,8 +30,9 @@ def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
     -------
     dict
         ``{"sources": {name: report}, "labels": [...]}`` where a report holds
-        ``n``, ``accuracy``, ``per_class`` (token -> accuracy, classes present only)
-        and ``confusion`` (rows: true, columns: predicted, in ``labels`` order).
+        ``n``, ``accuracy``, ``per_class`` (token -> accuracy, classes present only),
+        ``confusion`` (rows: true, columns: predicted, in ``labels`` order) and ``ece``
+        (expected calibration error of the top-class confidence).
 
     Examples
     --------
@@ -43,7 +45,9 @@ def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
     for name, s in sets.items():
         if len(s) == 0:
             continue
-        pred = np.asarray(pipe.predict(s.X)).astype(str)
+        proba = np.asarray(pipe.predict_proba(s.X))
+        classes = np.asarray(pipe.classes_).astype(str)
+        pred = classes[proba.argmax(axis=1)]
         truth = np.asarray(s.y).astype(str)
         per_class = {c: round(float((pred[truth == c] == c).mean()), 5) for c in labels if (truth == c).any()}
         out["sources"][name] = {
@@ -52,6 +56,7 @@ def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
             "errors": int((pred != truth).sum()),
             "per_class": per_class,
             "confusion": confusion_matrix(truth, pred, labels=labels).tolist(),
+            "ece": round(expected_calibration_error(proba, truth, classes), 5),
             "writers": "unseen" if name in UNSEEN_WRITERS else "seen",
         }
     return out
@@ -85,7 +90,8 @@ def format_report(report: Mapping[str, Any]) -> str:
         if r.get("writers") != group:
             group = r.get("writers")
             lines.append(_GROUP_TITLES.get(group, ""))
-        lines.append(f"{name}: accuracy {100 * r['accuracy']:.2f}% ({r['errors']} errors in {r['n']})")
+        ece = f", calibration error {100 * r['ece']:.2f}%" if "ece" in r else ""
+        lines.append(f"{name}: accuracy {100 * r['accuracy']:.2f}% ({r['errors']} errors in {r['n']}){ece}")
         lines.append("  " + "  ".join(f"{c}:{100 * a:.1f}" for c, a in r["per_class"].items()))
     for name, r in report["sources"].items():
         present = [i for i, c in enumerate(report["labels"]) if c in r["per_class"]]

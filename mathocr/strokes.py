@@ -19,6 +19,12 @@ Geometry is varied on the strokes themselves (:func:`distort`: slant, rotation,
 stretch), before drawing, so every training image keeps the hard pen edges a real
 drawing has; warping pixels instead blurs them (see the README's "What did not work").
 
+:func:`render` scales one glyph to a size, or, given a ``page``, draws strokes that
+are already in that page's pixels where they are; :func:`render_line` sets several glyphs
+side by side and draws them as one expression. Every glyph image mathocr and its tests
+make goes through here: the training renderer, the web page's warm-up and demo strokes,
+and the pages the tests read.
+
 Examples
 --------
 >>> import numpy as np
@@ -37,6 +43,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 STYLES = ("canvas", "paper", "lowres", "box")
+# The styles that keep the strokes' geometry, so strokes can be drawn at given pixels.
+PLACED_STYLES = ("canvas", "paper")
 
 # Drawing at 4x and reducing gives the anti-aliased edge of a browser canvas.
 _SUPERSAMPLE = 4
@@ -48,6 +56,29 @@ def _as_arrays(strokes: Sequence) -> list[np.ndarray]:
     if not out:
         raise ValueError("no strokes to draw: every stroke is empty")
     return out
+
+
+def spread(strokes: Sequence) -> float:
+    """The ink's extent across its main axis over its extent along it.
+
+    0 for a straight bar (a plain ``1``, a ``/``, a ``-``), about 0.3 or more once a
+    ``1`` has a flag or a foot, 0.5-0.9 for the other digits and ``+``.
+
+    Examples
+    --------
+    >>> round(spread([np.array([[0.5, 0.0], [0.4, 1.0]])]), 3)
+    0.0
+    >>> spread([np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[0.5, -0.5], [0.5, 0.5]])]) > 0.9
+    True
+    """
+    points = np.concatenate(_as_arrays(strokes))
+    points = points - points.mean(axis=0)
+    if len(points) < 2:
+        return 0.0
+    # The principal axes of the points; full_matrices gives both even for one direction.
+    _u, _s, axes = np.linalg.svd(points, full_matrices=True)
+    extent = np.ptp(points @ axes.T, axis=0)
+    return float(extent[1] / extent[0]) if extent[0] > 0 else 0.0
 
 
 def distort(
@@ -136,24 +167,30 @@ def render(
     style: str = "canvas",
     margin: float | None = None,
     rng: np.random.Generator | None = None,
+    page: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Draw strokes as a grey image, dark ink on a light ground.
 
     Parameters
     ----------
     strokes : sequence of (n, 2) arrays
-        Points ``(x, y)``, y downwards, any unit.
+        Points ``(x, y)``, y downwards, any unit (pixels with ``page``).
     size : float
-        The longer side of the ink, in pixels (the strokes are scaled to it).
+        The longer side of the pen's path, in pixels (the strokes are scaled to it).
     pen : float
         Pen width in pixels.
     style : {"canvas", "paper", "lowres", "box"}
-        See the module docstring.
+        See the module docstring; with ``page``, ``"canvas"`` or ``"paper"``.
     margin : float, optional
-        White space around the ink; defaults to the pen width plus 4 pixels.
+        Space between the outermost pen positions and the image's edge, in pixels (the
+        ink reaches half a pen width into it); defaults to the pen width plus 4 pixels.
     rng : numpy.random.Generator, optional
         Draws the ink colour, blur, noise and compression of ``"paper"`` and the scan
         size of ``"lowres"``; a fixed default makes the output repeatable.
+    page : (int, int), optional
+        Width and height of a page whose pixels the strokes are already in: they are
+        drawn where they are, not scaled (``size`` and ``margin`` are then unused), and
+        no strokes at all give a blank page.
 
     Returns
     -------
@@ -163,13 +200,27 @@ def render(
     Raises
     ------
     ValueError
-        On an unknown style, a non-positive size or pen, or no points.
+        On an unknown style, a non-positive size or pen, or no points (without
+        ``page``).
+
+    Examples
+    --------
+    >>> page = render([[(10, 10), (50, 30)]], pen=4, page=(60, 40))
+    >>> page.shape, int(page[20, 30]) < 64 < 192 < int(page[5, 50])
+    ((40, 60), True)
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     if not (size > 0 and pen > 0):
         raise ValueError(f"size and pen must be positive, got size={size}, pen={pen}")
     rng = rng if rng is not None else np.random.default_rng(0)
+    if page is not None:
+        if style not in PLACED_STYLES:
+            # lowres and box scan the glyph again at their own size: no place is kept.
+            raise ValueError(f"with page, style must be one of {', '.join(PLACED_STYLES)}, got {style!r}")
+        width, height = page
+        arrays = [a for a in (np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes) if len(a)]
+        return _finish(_draw(arrays, (int(height), int(width)), pen), style, rng)
     margin = pen + 4 if margin is None else margin
     if style in ("lowres", "box"):
         # Scanned small (10-20 px), thresholded, enlarged by whole pixels.
@@ -180,7 +231,12 @@ def render(
         ink = np.where(ink >= 128, 255, 0).astype(np.uint8).repeat(factor, 0).repeat(factor, 1)
         return 255 - np.pad(ink, round(margin))
     arrays, shape = _fit(_as_arrays(strokes), size, margin)
-    ink = _draw(arrays, shape, pen).astype(np.float32) / 255.0
+    return _finish(_draw(arrays, shape, pen), style, rng)
+
+
+def _finish(drawn: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarray:
+    """Drawn ink (255 on 0) as a ``"canvas"`` export or as ink on ``"paper"``."""
+    ink = drawn.astype(np.float32) / 255.0
     if style == "canvas":
         return (255 - np.round(ink * 255)).astype(np.uint8)
     paper = rng.uniform(200, 250)
@@ -188,9 +244,109 @@ def render(
     grey = paper - ink * (paper - dark)
     img = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
     img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
-    grey = np.asarray(img, dtype=np.float32) + rng.normal(0, rng.uniform(1, 6), size=shape)
+    grey = np.asarray(img, dtype=np.float32) + rng.normal(0, rng.uniform(1, 6), size=ink.shape)
     buf = io.BytesIO()
     Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).save(
         buf, "JPEG", quality=int(rng.integers(50, 95))
     )
     return np.asarray(Image.open(buf).convert("L"), dtype=np.uint8)
+
+
+Box = tuple[int, int, int, int]
+
+
+def render_line(
+    glyphs: Sequence[Sequence],
+    *,
+    height: float = 56,
+    gap: float = 0.3,
+    pen: float = 3.0,
+    style: str = "canvas",
+    margin: float | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, list[Box]]:
+    """Set several glyphs side by side, as one written line, and draw them at once.
+
+    Each glyph's strokes share one unit, the height of a digit, and one vertical
+    origin: a digit spans y 0 to 1, an operator written smaller and centred (a ``-``
+    at y 0.5) keeps its place in the line. Horizontally each glyph is moved to start
+    ``gap`` after the previous one's ink ends, wherever its own x starts.
+
+    Parameters
+    ----------
+    glyphs : sequence of sequences of (n, 2) arrays
+        The strokes of each glyph, left to right; points ``(x, y)``, y downwards.
+    height : float
+        Pixels per unit: the height of a digit.
+    gap : float
+        White space between neighbouring glyphs' ink, in units.
+    pen : float
+        Pen width in pixels.
+    style : {"canvas", "paper"}
+        As :func:`render`.
+    margin : float, optional
+        As :func:`render`: from the outermost pen positions to the image's edge.
+    rng : numpy.random.Generator, optional
+        As :func:`render`.
+
+    Returns
+    -------
+    image : ndarray of shape (h, w), uint8
+        Dark ink on a light ground.
+    boxes : list of (x, y, w, h)
+        Each glyph's ink box in the image's pixels, as a segmenter reports one: the
+        ground truth a test of reading the line compares with.
+
+    Raises
+    ------
+    ValueError
+        On a style other than ``"canvas"`` or ``"paper"``, a non-positive height or
+        pen, a negative gap, or a glyph without points.
+
+    Examples
+    --------
+    >>> one = [np.array([[0.5, 0.0], [0.5, 1.0]])]
+    >>> minus = [np.array([[0.0, 0.5], [0.6, 0.5]])]
+    >>> image, boxes = render_line([one, minus, one], height=40, gap=0.25, pen=4)
+    >>> boxes
+    [(6, 6, 4, 44), (20, 26, 28, 4), (58, 6, 4, 44)]
+    >>> image.shape, int(image[28, 30]) < 64 < 192 < int(image[10, 30])
+    ((56, 68), True)
+    """
+    if style not in PLACED_STYLES:
+        raise ValueError(f"style must be one of {', '.join(PLACED_STYLES)}, got {style!r}")
+    if not (height > 0 and pen > 0 and gap >= 0):
+        raise ValueError(f"height and pen must be positive and gap not negative, got {height}, {pen}, {gap}")
+    if not glyphs:
+        raise ValueError("no glyphs to draw")
+    margin = pen + 4 if margin is None else margin
+    placed: list[np.ndarray] = []
+    spans: list[tuple[float, float, float, float]] = []  # each glyph's pen path: x0, y0, x1, y1
+    x = 0.0
+    for glyph in glyphs:
+        arrays = [a * height for a in _as_arrays(glyph)]
+        points = np.concatenate(arrays)
+        (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
+        placed += [a - (left - x, 0.0) for a in arrays]
+        spans.append((x, top, x + right - left, bottom))
+        # The pen reaches half its width past the path on either side.
+        x += right - left + pen + gap * height
+    top = min(s[1] for s in spans)
+    offset = np.array([margin, margin - top])
+    width = spans[-1][2] + 2 * margin
+    depth = max(s[3] for s in spans) - top + 2 * margin
+    image = render(
+        [a + offset for a in placed],
+        pen=pen,
+        style=style,
+        rng=rng,
+        page=(int(np.ceil(width)), int(np.ceil(depth))),
+    )
+    half = pen / 2
+    boxes = []
+    for x0, y0, x1, y1 in spans:
+        # A pixel is ink when the pen covers its larger part: round the ink's edges.
+        left, up = round(x0 + margin - half), round(y0 - top + margin - half)
+        right, down = round(x1 + margin + half), round(y1 - top + margin + half)
+        boxes.append((left, up, right - left, down - up))
+    return image, boxes

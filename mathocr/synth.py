@@ -7,7 +7,14 @@ Training draws its pages from the training images instead (:func:`symbol_pool`,
 :mod:`mathocr.pagecrops`). Each item is
 drawn in a *style* (stroke width, scale, spacing, baseline slant, rotation, noise,
 blur, JPEG compression, ink colour, paper, shadows, polarity), deterministically
-for a seed: item ``i`` of seed ``s`` is the same whatever ``n`` is.
+for a seed: item ``i`` of seed ``s`` is the same whatever ``n`` is. The glyphs of
+writers training never saw (:func:`unseen_writer_symbols`) are drawn in the pen styles
+(:data:`PEN_STYLES`).
+
+Drawings that hold no expression come from the same machinery
+(:func:`make_invalid_set`): operators misplaced (``23+``, ``*12``, ``1++2``, ``+``),
+random scribbles, and words of hand-made letters, the last two drawn as pen strokes by
+:mod:`mathocr.strokes`; each records its kind (:data:`INVALID_KINDS`).
 
 Tests pass their own tiny glyphs through ``symbols=`` and need no data.
 
@@ -35,6 +42,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from . import strokes as pen_strokes
 from .datasets import SymbolSet
 from .errors import DataError, EvaluationError
 from .expression import evaluate
@@ -171,6 +179,23 @@ STYLES: dict[str, Style] = {
 }
 """The named styles; ``make_expression_set(styles=None)`` cycles through all of them."""
 
+PEN_STYLES: dict[str, Style] = {
+    s.name: s
+    for s in (
+        # A drawing page's export (mathocr.strokes' "canvas"): the clean page, by the name
+        # the stroke renderer gives it.
+        replace(_BASE, name="canvas"),
+        # Pen or pencil on paper (mathocr.strokes' "paper"): grey ink on off-white, a
+        # little blur, sensor noise and JPEG compression, in the same ranges.
+        replace(
+            _BASE, name="paper", ink="pencil", paper="paper", blur=(0.3, 1.0), noise=(1.0, 6.0), jpeg=(50, 95)
+        ),
+    )
+}
+"""The styles of :data:`mathocr.strokes.STYLES` a whole expression is drawn in; apart from
+:data:`STYLES` so the default cycle (and the training pages drawn from it) stays as it is.
+``styles=["canvas", "paper"]`` names them."""
+
 
 # ---------------------------------------------------------------------------- items
 
@@ -235,14 +260,18 @@ def random_tokens(
         for k, size in enumerate(sizes):
             if k:
                 tokens.append(str(rng.choice(OPERATORS)))
-            first = rng.integers(1 if size > 1 else 0, 10)
-            tokens.append(str(first))
-            tokens.extend(str(d) for d in rng.integers(0, 10, size=size - 1))
+            tokens.extend(_number(rng, int(size)))
         try:
             evaluate(tokens)
         except EvaluationError:
             continue
         return tokens
+
+
+def _number(rng: np.random.Generator, size: int) -> list[str]:
+    """The digits of a random ``size``-digit number, without a leading zero."""
+    first = rng.integers(1 if size > 1 else 0, 10)
+    return [str(first), *(str(d) for d in rng.integers(0, 10, size=size - 1))]
 
 
 # ---------------------------------------------------------------------------- symbol pool
@@ -304,14 +333,20 @@ TRAINING_SOURCES_HELDOUT = ("mnist/test", "mdas/test", "bhmsds/heldout")
 UNSEEN_WRITER_SOURCES = ("unipen/heldout-writers",)
 
 
+@lru_cache(maxsize=2)
+def _heldout_sets(root: str) -> dict[str, SymbolSet]:
+    """The held-out sets of a data directory, loaded once for every pool drawn from them."""
+    from .datasets import load_training_data
+
+    return load_training_data(root).heldout
+
+
 @lru_cache(maxsize=4)
 def _heldout_pool(
     root: str, sources: tuple[str, ...] = TRAINING_SOURCES_HELDOUT
 ) -> dict[str, tuple[np.ndarray, ...]]:
-    from .datasets import load_training_data
-
-    data = load_training_data(root)
-    pool = symbol_pool(data.heldout[s] for s in sources if s in data.heldout)
+    heldout = _heldout_sets(root)
+    pool = symbol_pool(heldout[s] for s in sources if s in heldout)
     missing = [t for t in (*DIGITS, *OPERATORS) if not any(canonical(k) == t for k in pool)]
     if missing:
         raise DataError(f"no held-out image of {', '.join(missing)} in {', '.join(sources)} under {root}")
@@ -328,6 +363,12 @@ def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str
     ------
     mathocr.errors.DataError
         If the data directory has no UNIPEN tree.
+
+    Examples
+    --------
+    >>> symbols = unseen_writer_symbols()                          # doctest: +SKIP
+    >>> make_expression_set(4, styles=["canvas", "paper"], symbols=symbols)[0].style  # doctest: +SKIP
+    'canvas'
     """
     from .datasets import data_home
 
@@ -665,13 +706,7 @@ def iter_expressions(
     ...     it.expression for it in make_expression_set(2, seed=4, symbols=pool)]
     True
     """
-    chosen = (
-        list(STYLES.values())
-        if styles is None
-        else [s if isinstance(s, Style) else _style(s) for s in styles]
-    )
-    if not chosen:
-        raise ValueError("styles is empty")
+    chosen = _styles(styles)
     pool = _prepare_pool(symbols if symbols is not None else heldout_symbols(data_dir))
     for i in range(n):
         rng = np.random.default_rng([seed, i])
@@ -683,23 +718,302 @@ def iter_expressions(
         yield SynthItem(image, tokens, "".join(tokens), evaluate(tokens), style.name, boxes, kinds)
 
 
-def _style(name: str) -> Style:
-    try:
-        return STYLES[name]
-    except KeyError:
-        raise ValueError(f"unknown style {name!r}; known: {', '.join(STYLES)}") from None
+# ---------------------------------------------------------------------------- invalid drawings
+
+INVALID_KINDS: tuple[str, ...] = (
+    "trailing_operator",
+    "leading_operator",
+    "double_operator",
+    "lone_operator",
+    "scribble",
+    "letters",
+)
+"""What :func:`iter_invalid` draws: ``23+``; ``+3``, ``*12``; ``1++2``, ``4*/5``; ``+`` alone;
+random pen scribbles (zigzags, coils of loops, wandering lines); a short word of letters."""
+
+# Drawn with the pen renderer, not composed from the symbol pool.
+_PEN_KINDS = frozenset({"scribble", "letters"})
+
+# Item i of an invalid set draws from its own stream, so that with the seed of an
+# expression set it repeats none of that set's expressions.
+_INVALID_STREAM = 1
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float) -> np.ndarray:
+    """Points of an elliptic arc from ``start`` to ``stop`` degrees, counter-clockwise as seen (y down)."""
+    t = np.radians(np.linspace(start, stop, max(8, round(abs(stop - start) / 10))))
+    return np.column_stack([cx + rx * np.cos(t), cy - ry * np.sin(t)])
+
+
+def _path(*parts: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """One pen stroke through the points of ``parts`` in turn."""
+    return np.vstack([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in parts])
+
+
+# Hand-made letters in a unit box (y down; x-height from 0.35, ascenders from 0): there
+# is no letter data. Each is varied by mathocr.strokes.distort when drawn.
+LETTER_STROKES: dict[str, tuple[np.ndarray, ...]] = {
+    "a": (_path(_arc(0.45, 0.68, 0.32, 0.3, 20, 370), [[0.78, 0.38], [0.8, 1.0]]),),
+    "b": (_path([[0.2, 0.0], [0.2, 1.0]]), _arc(0.48, 0.7, 0.28, 0.3, 180, 540)),
+    "c": (_arc(0.5, 0.67, 0.35, 0.32, 45, 315),),
+    "e": (_path([[0.15, 0.67]], _arc(0.5, 0.67, 0.35, 0.32, 0, 320)),),
+    "h": (_path([[0.2, 0.0], [0.2, 1.0]]), _path(_arc(0.5, 0.62, 0.3, 0.25, 180, 0), [[0.8, 1.0]])),
+    "k": (_path([[0.2, 0.0], [0.2, 1.0]]), _path([[0.8, 0.35], [0.22, 0.7], [0.8, 1.0]])),
+    "m": (
+        _path(
+            [[0.1, 1.0]],
+            _arc(0.3, 0.55, 0.2, 0.18, 180, 0),
+            [[0.5, 1.0]],
+            _arc(0.7, 0.55, 0.2, 0.18, 180, 0),
+            [[0.9, 1.0]],
+        ),
+    ),
+    "n": (_path([[0.15, 1.0]], _arc(0.5, 0.6, 0.35, 0.22, 180, 0), [[0.85, 1.0]]),),
+    "r": (_path([[0.2, 0.38], [0.2, 1.0]]), _arc(0.5, 0.62, 0.3, 0.22, 180, 60)),
+    "w": (_path([[0.0, 0.38], [0.25, 1.0], [0.5, 0.55], [0.75, 1.0], [1.0, 0.38]]),),
+    "z": (_path([[0.15, 0.38], [0.85, 0.38], [0.15, 1.0], [0.85, 1.0]]),),
+}
+"""Stroke templates of the letters :func:`iter_invalid` writes."""
+
+
+def scribble_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """Random pen marks that are no symbol: a zigzag, a coil of loops or a wandering line.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    list of ndarray
+        One or two strokes of ``(x, y)`` points, y downwards, in arbitrary units.
+
+    Examples
+    --------
+    >>> marks = scribble_strokes(np.random.default_rng(0))
+    >>> all(m.ndim == 2 and m.shape[1] == 2 and len(m) >= 4 for m in marks)
+    True
+    """
+    shape = int(rng.integers(3))
+    if shape == 0:
+        n = int(rng.integers(4, 13))
+        x = np.cumsum(rng.uniform(0.2, 0.8, n))
+        y = (np.arange(n) % 2).astype(float) + rng.normal(0, 0.15, n)
+        return [np.column_stack([x, y])]
+    if shape == 1:
+        # x advancing more slowly than the radius turns the circle into loops.
+        turns, r = rng.uniform(1.5, 5.0), rng.uniform(0.35, 0.6)
+        t = np.linspace(0, 2 * np.pi * turns, round(40 * turns))
+        advance = r * rng.uniform(0.4, 1.4) * t / (2 * np.pi)
+        return [np.column_stack([advance + r * np.cos(t), r * rng.uniform(0.7, 1.3) * np.sin(t)])]
+    # A smoothed random walk, once or twice.
+    return [
+        ndimage.gaussian_filter1d(
+            np.cumsum(rng.normal(0, 1, (int(rng.integers(30, 90)), 2)), axis=0), 3, axis=0
+        )
+        for _ in range(int(rng.integers(1, 3)))
+    ]
+
+
+def _pen_glyph(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    """Strokes drawn as a canvas export by :func:`mathocr.strokes.render`, as a glyph for :func:`render`.
+
+    Sized like a digit: letters and scribbles stand on the baseline at digit height.
+    """
+    size = rng.uniform(40, 64)
+    drawn = pen_strokes.render(
+        strokes, size=size, pen=rng.uniform(0.06, 0.12) * size, style="canvas", rng=rng
+    )
+    glyph = _clean_glyph(255 - drawn)  # the canvas is dark on white: glyphs are ink on black
+    if glyph is None:
+        raise ValueError("the strokes drew no ink")
+    return "digit", glyph
+
+
+def _pen_marks(kind: str, rng: np.random.Generator) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """The text and glyphs of a ``scribble`` (``"~"``) or ``letters`` item."""
+    if kind == "scribble":
+        return "~", [_pen_glyph(scribble_strokes(rng), rng)]
+    word = "".join(rng.choice(list(LETTER_STROKES), size=int(rng.integers(1, 5))))
+    return word, [_pen_glyph(pen_strokes.distort(LETTER_STROKES[c], rng), rng) for c in word]
+
+
+def invalid_tokens(kind: str, rng: np.random.Generator) -> list[str]:
+    """Random tokens of an operator misuse: one of the first four :data:`INVALID_KINDS`.
+
+    Parameters
+    ----------
+    kind : {"trailing_operator", "leading_operator", "double_operator", "lone_operator"}
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    list of str
+        Never a valid expression (:func:`mathocr.expression.is_valid` is False).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> invalid_tokens("trailing_operator", rng)[-1] in "+-*/"
+    True
+    """
+    if kind == "lone_operator":
+        return [str(rng.choice(OPERATORS))]
+    if kind == "double_operator":
+        tokens = random_tokens(rng, 3, 8)
+        at = int(rng.choice([i for i, t in enumerate(tokens) if i and t in OPERATORS]))
+        return [*tokens[: at + 1], str(rng.choice(OPERATORS)), *tokens[at + 1 :]]
+    # A plain number or a whole expression (its sign dropped: "-" may lead), then the misuse.
+    base = random_tokens(rng, 3, 7) if rng.random() < 0.5 else _number(rng, int(rng.integers(1, 4)))
+    base = base[1:] if base[0] == "-" else base
+    if kind == "trailing_operator":
+        return [*base, str(rng.choice(OPERATORS))]
+    if kind == "leading_operator":
+        return [str(rng.choice(["+", "*", "/"])), *base]
+    raise ValueError(f"{kind!r} is not an operator misuse; those are {', '.join(INVALID_KINDS[:4])}")
+
+
+@dataclass
+class InvalidItem:
+    """One synthetic drawing that holds no computable expression.
+
+    Attributes
+    ----------
+    image : ndarray of uint8, shape (H, W, 3)
+    kind : str
+        One of :data:`INVALID_KINDS`.
+    text : str
+        What was drawn: ``"23+"``, ``"*12"``, a word such as ``"kea"``, ``"~"`` for a scribble.
+    style : str
+    boxes : list of (x, y, w, h)
+        Where each drawn mark's ink was placed.
+    """
+
+    image: np.ndarray
+    kind: str
+    text: str
+    style: str
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+def make_invalid_set(
+    symbols: Mapping[str, Sequence[np.ndarray]],
+    n: int,
+    seed: int = 0,
+    *,
+    styles: Iterable[str | Style] | None = None,
+    kinds: Sequence[str] = INVALID_KINDS,
+) -> list[InvalidItem]:
+    """Draw ``n`` invalid or garbage drawings, each recording its kind.
+
+    Parameters
+    ----------
+    symbols : mapping
+        Glyph name -> ink-on-black images, as for :func:`make_expression_set` (for
+        evaluation: :func:`unseen_writer_symbols` or :func:`heldout_symbols`).
+    n : int
+    seed : int
+        Item ``i`` depends only on ``(seed, i)``, the pool, the styles and the kinds.
+    styles : iterable of style names or Style, optional
+        Default: all of :data:`STYLES`.
+    kinds : sequence of str
+        Item ``i`` is of ``kinds[i % len(kinds)]``, drawn in the styles in turn.
+
+    Returns
+    -------
+    list of InvalidItem
+
+    Raises
+    ------
+    ValueError
+        An unknown kind or style.
+    mathocr.errors.DataError
+        A token without any image in ``symbols``.
+
+    Examples
+    --------
+    >>> bar = np.zeros((28, 28), np.uint8); bar[12:16, 4:24] = 255
+    >>> items = make_invalid_set({t: [bar] for t in "0123456789+-*/"}, 6, seed=1)
+    >>> [it.kind for it in items] == list(INVALID_KINDS)
+    True
+    """
+    return list(iter_invalid(symbols, n, seed, styles=styles, kinds=kinds))
+
+
+def iter_invalid(
+    symbols: Mapping[str, Sequence[np.ndarray]],
+    n: int,
+    seed: int = 0,
+    *,
+    styles: Iterable[str | Style] | None = None,
+    kinds: Sequence[str] = INVALID_KINDS,
+) -> Iterator[InvalidItem]:
+    """The items of :func:`make_invalid_set`, one at a time (same parameters).
+
+    Operator misuses are composed from the pool like :func:`iter_expressions`'
+    expressions; scribbles and letters are drawn by :mod:`mathocr.strokes` and composed
+    the same way, so every kind comes in every style.
+
+    Examples
+    --------
+    >>> bar = np.zeros((28, 28), np.uint8); bar[12:16, 4:24] = 255
+    >>> item = next(iter_invalid({t: [bar] for t in "0123456789+-*/"}, 1, kinds=["letters"]))
+    >>> item.kind, item.text.isalpha()
+    ('letters', True)
+    """
+    chosen = _styles(styles)
+    kinds = tuple(kinds)
+    unknown = sorted(set(kinds) - set(INVALID_KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"kinds must be some of {', '.join(INVALID_KINDS)}, got {list(kinds)!r}")
+    pool = _prepare_pool(symbols)
+    for i in range(n):
+        rng = np.random.default_rng([seed, i, _INVALID_STREAM])
+        kind = kinds[i % len(kinds)]
+        # Every kind meets every style: the style turns once per round of kinds.
+        style = chosen[(i // len(kinds)) % len(chosen)]
+        if kind in _PEN_KINDS:
+            text, glyphs = _pen_marks(kind, rng)
+        else:
+            tokens = invalid_tokens(kind, rng)
+            text, glyphs = "".join(tokens), [_pick_glyph(pool[t], rng) for t in tokens]
+        image, boxes = render(list(text), glyphs, style, rng)
+        yield InvalidItem(image, kind, text, style.name, boxes)
+
+
+def _styles(styles: Iterable[str | Style] | None) -> list[Style]:
+    """The chosen styles (names or Style), default every one of :data:`STYLES`."""
+    if styles is None:
+        return list(STYLES.values())
+    known = {**STYLES, **PEN_STYLES}
+    chosen = []
+    for s in styles:
+        if not isinstance(s, Style) and s not in known:
+            raise ValueError(f"unknown style {s!r}; known: {', '.join(known)}")
+        chosen.append(s if isinstance(s, Style) else known[s])
+    if not chosen:
+        raise ValueError("styles is empty")
+    return chosen
 
 
 __all__ = [
+    "INVALID_KINDS",
+    "LETTER_STROKES",
+    "PEN_STYLES",
     "STYLES",
+    "InvalidItem",
     "Style",
     "SynthItem",
     "glyph_kind",
     "heldout_symbols",
+    "invalid_tokens",
     "iter_expressions",
+    "iter_invalid",
     "make_expression_set",
+    "make_invalid_set",
     "random_tokens",
     "render",
+    "scribble_strokes",
     "symbol_pool",
     "unseen_writer_symbols",
 ]

@@ -1,16 +1,77 @@
 """Helpers for the expression-reading tests: drawn pages and fake classifiers.
 
-Pages are drawn with PIL (lines and ellipses), so no data file is needed. The fake
-classifiers implement ``predict_proba`` + ``classes_`` like a fitted pipeline.
+Pages are crude symbols drawn with a round pen by :func:`mathocr.strokes.render_line`,
+so no data file is needed. The fake classifiers implement ``predict_proba`` +
+``classes_`` like a fitted pipeline.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from mathocr.strokes import render_line
 from mathocr.symbols import CLASSES
+
+
+def _ring(cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+    """A closed ellipse of pen positions; a small one under a wide pen is a filled dot."""
+    t = np.linspace(0, 2 * np.pi, 49)
+    return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
+
+
+def _bar(x0: float, x1: float, y: float) -> np.ndarray:
+    return np.array([[x0, y], [x1, y]], dtype=float)
+
+
+def glyph_strokes(c: str, glyph: int, stroke: int) -> list[np.ndarray]:
+    """The pen path of one crude symbol, in pixels from its ink's left and a digit's top.
+
+    Paths stop half a pen width inside the ink box so the round pen fills the box
+    exactly: a ``1`` is ``stroke`` wide and ``glyph`` tall.
+    """
+    s2, half, mid = stroke // 2, stroke / 2, glyph // 2
+    # Bars sit where an integer rectangle of rows mid - s2 .. mid - s2 + stroke would.
+    bar_y = mid - s2 + half
+    if c == "1":
+        return [np.array([[half, half], [half, glyph - half]])]
+    if c == "0":
+        w = int(glyph * 0.55)
+        return [_ring(w / 2, glyph / 2, (w - stroke) / 2, (glyph - stroke) / 2)]
+    if c == "-":
+        return [_bar(half, int(glyph * 0.5) - half, bar_y)]
+    if c == "+":
+        w = int(glyph * 0.5)
+        x = w // 2 - s2 + half
+        return [
+            _bar(half, w - half, bar_y),
+            np.array([[x, mid - w // 2 + half], [x, mid - w // 2 + w - half]]),
+        ]
+    if c == "/":
+        w = int(glyph * 0.45)
+        return [np.array([[half, glyph - half], [w - half, half]])]
+    if c == "x":
+        w = int(glyph * 0.45)
+        y0 = mid - w // 2
+        return [
+            np.array([[half, y0 + half], [w - half, y0 + w - half]]),
+            np.array([[half, y0 + w - half], [w - half, y0 + half]]),
+        ]
+    if c == ".":
+        w = int(stroke * 1.6)
+        return [_ring(w / 2, mid - w // 2 + w / 2, (w - stroke) / 2, (w - stroke) / 2)]
+    if c == "÷":
+        w, r = int(glyph * 0.55), int(stroke * 0.9)
+        dot = r - half  # the pen's own width makes up the rest of the dot
+        return [
+            _bar(half, w - half, bar_y),
+            _ring(w // 2, mid - glyph // 4, dot, dot),
+            _ring(w // 2, mid + glyph // 4, dot, dot),
+        ]
+    if c == "=":
+        w, off = int(glyph * 0.55), glyph // 8
+        return [_bar(half, w - half, mid - off - half), _bar(half, w - half, mid + off + half)]
+    raise ValueError(c)
 
 
 def draw_page(
@@ -19,8 +80,8 @@ def draw_page(
     glyph: int = 80,
     stroke: int = 8,
     gap: int = 30,
-    ink=(0, 0, 0),
-    bg=(255, 255, 255),
+    ink: tuple[int, int, int] = (0, 0, 0),
+    bg: tuple[int, int, int] = (255, 255, 255),
     slant: float = 0.0,
     margin: int = 40,
     height: int | None = None,
@@ -28,73 +89,28 @@ def draw_page(
     """Draw crude symbols left to right; return (RGB page, expected ink boxes).
 
     Symbols: ``1`` bar, ``0`` ring, ``-`` dash, ``+`` cross, ``/`` slash,
-    ``x`` diagonal cross, ``.`` dot, ``÷`` obelus, ``=`` equals.
+    ``x`` diagonal cross, ``.`` dot, ``÷`` obelus, ``=`` equals. ``glyph`` is a digit's
+    height, ``stroke`` the pen's width, ``gap`` the white between symbols, all in
+    pixels; ``slant`` lifts each symbol by that many pixels per pixel along the line.
     """
-    widths = {
-        "1": stroke,
-        "0": int(glyph * 0.55),
-        "-": int(glyph * 0.5),
-        "+": int(glyph * 0.5),
-        "/": int(glyph * 0.45),
-        "x": int(glyph * 0.45),
-        ".": int(stroke * 1.6),
-        "÷": int(glyph * 0.55),
-        "=": int(glyph * 0.55),
-    }
-    total = sum(widths[c] for c in text) + gap * (len(text) - 1) + 2 * margin
-    h = height or int(glyph * 2.2 + abs(slant) * total)
-    im = Image.new("RGB", (total, h), bg)
-    d = ImageDraw.Draw(im)
-    x = margin
-    boxes = []
-    base_top = (h - glyph) // 2 if slant >= 0 else (h - glyph) // 2 + int(abs(slant) * total / 2)
+    glyphs: list[list[np.ndarray]] = []
+    x = 0.0
     for c in text:
-        w = widths[c]
-        top = int(base_top - slant * (x - margin)) if slant else base_top
-        mid = top + glyph // 2
-        s2 = stroke // 2
-        if c == "1":
-            d.rectangle([x, top, x + stroke - 1, top + glyph - 1], fill=ink)
-            boxes.append((x, top, stroke, glyph))
-        elif c == "0":
-            d.ellipse([x, top, x + w - 1, top + glyph - 1], outline=ink, width=stroke)
-            boxes.append((x, top, w, glyph))
-        elif c == "-":
-            d.rectangle([x, mid - s2, x + w - 1, mid - s2 + stroke - 1], fill=ink)
-            boxes.append((x, mid - s2, w, stroke))
-        elif c == "+":
-            d.rectangle([x, mid - s2, x + w - 1, mid - s2 + stroke - 1], fill=ink)
-            d.rectangle(
-                [x + w // 2 - s2, mid - w // 2, x + w // 2 - s2 + stroke - 1, mid - w // 2 + w - 1], fill=ink
-            )
-            boxes.append((x, mid - w // 2, w, w))
-        elif c == "/":
-            d.line([(x + s2, top + glyph - s2), (x + w - s2, top + s2)], fill=ink, width=stroke)
-            boxes.append((x, top, w, glyph))
-        elif c == "x":
-            y0 = mid - w // 2
-            d.line([(x + s2, y0 + s2), (x + w - s2, y0 + w - s2)], fill=ink, width=stroke)
-            d.line([(x + s2, y0 + w - s2), (x + w - s2, y0 + s2)], fill=ink, width=stroke)
-            boxes.append((x, y0, w, w))
-        elif c == ".":
-            d.ellipse([x, mid - w // 2, x + w - 1, mid - w // 2 + w - 1], fill=ink)
-            boxes.append((x, mid - w // 2, w, w))
-        elif c == "÷":
-            r = int(stroke * 0.9)
-            d.rectangle([x, mid - s2, x + w - 1, mid - s2 + stroke - 1], fill=ink)
-            cx = x + w // 2
-            d.ellipse([cx - r, mid - glyph // 4 - r, cx + r, mid - glyph // 4 + r], fill=ink)
-            d.ellipse([cx - r, mid + glyph // 4 - r, cx + r, mid + glyph // 4 + r], fill=ink)
-            boxes.append((x, mid - glyph // 4 - r, w, glyph // 2 + 2 * r + 1))
-        elif c == "=":
-            off = glyph // 8
-            d.rectangle([x, mid - off - stroke, x + w - 1, mid - off - 1], fill=ink)
-            d.rectangle([x, mid + off, x + w - 1, mid + off + stroke - 1], fill=ink)
-            boxes.append((x, mid - off - stroke, w, 2 * off + 2 * stroke))
-        else:
-            raise ValueError(c)
-        x += w + gap
-    return np.asarray(im), boxes
+        strokes = glyph_strokes(c, glyph, stroke)
+        # A rising line: each symbol stands higher by how far along the line it starts.
+        glyphs.append([(a - (0.0, slant * x)) / glyph for a in strokes])
+        x += np.ptp(np.concatenate(strokes)[:, 0]) + stroke + gap
+    # The margin is white around the ink: render_line measures it from the pen's path.
+    line, boxes = render_line(glyphs, height=glyph, gap=gap / glyph, pen=stroke, margin=margin + stroke / 2)
+    h = height or int(glyph * 2.2 + abs(slant) * line.shape[1])
+    # The line in the middle of the page, cut to it where the page is lower than the line.
+    top = (h - line.shape[0]) // 2
+    cover = np.zeros((h, line.shape[1]), np.float32)
+    cover[max(top, 0) : top + line.shape[0]] = (255 - line[max(-top, 0) : h - top]) / 255
+    page = np.asarray(bg, np.float32) + cover[..., None] * (
+        np.asarray(ink, np.float32) - np.asarray(bg, np.float32)
+    )
+    return np.round(page).astype(np.uint8), [(bx, by + top, bw, bh) for bx, by, bw, bh in boxes]
 
 
 def shadow(page: np.ndarray, depth: float = 0.6, seed: int = 0) -> np.ndarray:

@@ -13,24 +13,38 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-GLYPHS = {"+": "+", "-": "-", "*": "×", "/": "÷", **{d: d for d in "0123456789"}}
+from mathocr.strokes import distort, render
+from mathocr.web.handwriting import GLYPHS
+
 FOLDERS = {"+": "plus", "-": "minus", "*": "times", "/": "div"}
 
 
 def render_symbol(token: str, rng: np.random.Generator, size: int = 28, dark_ink: bool = False) -> np.ndarray:
-    """A 28x28 grey image of ``token`` drawn with a TrueType font, jittered."""
-    font = ImageFont.load_default(size=int(rng.integers(16, 22)))
-    img = Image.new("L", (size, size), 0)
-    draw = ImageDraw.Draw(img)
-    glyph = GLYPHS[token]
-    left, top, right, bottom = draw.textbbox((0, 0), glyph, font=font)
-    x = (size - (right - left)) / 2 - left + rng.integers(-2, 3)
-    y = (size - (bottom - top)) / 2 - top + rng.integers(-2, 3)
-    draw.text((x, y), glyph, fill=255, font=font, stroke_width=int(rng.integers(0, 2)), stroke_fill=255)
-    img = img.rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BILINEAR)
-    arr = np.asarray(img, dtype=np.uint8)
+    """A ``size`` x ``size`` grey image of ``token``: the web page's pen strokes, jittered.
+
+    Light ink on black like MNIST (dark on white with ``dark_ink``), drawn by
+    :func:`mathocr.strokes.render` from :data:`mathocr.web.handwriting.GLYPHS` (``*`` is
+    a cross, ``/`` a slash). Turned by up to 8 degrees, never sheared: a ``1`` leans
+    about 6 degrees and a ``/`` about 28, and a tiny classifier must tell them apart.
+    Neither stretched nor drawn with pens far apart: the few epochs the tests train for
+    must leave a confident classifier (the cleanlab test counts on it).
+    """
+    strokes = distort(GLYPHS[token], rng, rotate=8.0, shear=0.0, stretch=0.0)
+    # Digits about 15 pixels tall in the 28-pixel box, leaving room for the shift below.
+    glyph = rng.uniform(10, 14)
+    pen = glyph * rng.uniform(0.15, 0.22)
+    # The margin keeps the pen's round caps inside.
+    ink = 255 - render(strokes, size=glyph, pen=pen, margin=pen, rng=rng)
+    # Centred with a shift of up to 2 pixels, as a scanned symbol is seldom centred.
+    h, w = ink.shape
+    top = (size - h) // 2 + int(rng.integers(-2, 3))
+    left = (size - w) // 2 + int(rng.integers(-2, 3))
+    arr = np.zeros((size, size), np.uint8)
+    arr[max(top, 0) : top + h, max(left, 0) : left + w] = ink[
+        max(-top, 0) : size - top, max(-left, 0) : size - left
+    ]
     return 255 - arr if dark_ink else arr
 
 

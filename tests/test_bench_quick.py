@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.configs import BENCH_CONFIGS, parse_configs
@@ -104,8 +105,33 @@ def test_missing_data_is_a_clear_error_and_no_stale_report(capfd, tmp_path):
     assert not (tmp_path / "benchmark.json").exists() and not (tmp_path / "report.md").exists()
 
 
+def test_rejection_curve_and_the_accuracy_at_a_fraction_answered():
+    from benchmarks.report import accuracy_at, rejection_curve
+
+    # Two ties at 0.9, one wrong reading at 0.5, one drawing without a value.
+    curve = rejection_curve([0.9, 0.9, 0.5, 0.99], [True, True, False, True], [True, True, True, False])
+    assert curve == {"threshold": [0.9, 0.5], "answered": [0.5, 0.75], "accuracy": [1.0, 2 / 3]}
+    assert accuracy_at(curve) == 2 / 3  # every reading with a value answered
+    assert accuracy_at(curve, 0.6) == 1.0
+    assert accuracy_at(curve, 0.9) is None  # no threshold answers 90%: a quarter has no value
+    assert accuracy_at(curve, 0.25) is None  # the strictest threshold already answers half
+    assert rejection_curve([0.3], [False], [False]) == {"threshold": [], "answered": [], "accuracy": []}
+    many = rejection_curve(np.linspace(0, 1, 1000), np.ones(1000, bool), np.ones(1000, bool), max_points=50)
+    assert len(many["answered"]) == 50 and many["answered"][-1] == 1.0
+
+
+def _has_unipen() -> bool:
+    """Whether ``mathocr bench --quick`` here reads a data directory with UNIPEN (unseen writers)."""
+    from mathocr.datasets import UNIPEN_DIR, data_home
+
+    root = data_home()
+    return (root / "mnist").is_dir() and (root / "symbols").is_dir() and (root / UNIPEN_DIR).is_dir()
+
+
 @pytest.mark.slow
 def test_bench_quick_writes_report_and_plots(tmp_path):
+    from mathocr.synth import INVALID_KINDS
+
     assert main(["bench", "--quick", "--output", str(tmp_path)]) == 0
 
     data = json.loads((tmp_path / "benchmark.json").read_text())
@@ -120,9 +146,23 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
         "predict_proba",
         "solve",
         "cold_start",
+        "invalid",
+        "calibration",
     )
+    unseen = _has_unipen()
+    if unseen:
+        kinds += ("expressions_unseen",)
     assert {(k, c) for k in kinds for c in ("seed", "default")} <= seen
     assert ("expressions_old_path", "seed") in seen
+    invalid = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["kind"] == "invalid")
+    assert invalid["n"] == 12 and list(invalid["per_kind"]) == list(INVALID_KINDS)
+    assert invalid["glyphs"] == ("unseen writers" if unseen else "held-out symbols")
+    expressions = next(
+        b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["kind"] == "expressions"
+    )
+    answering = expressions["answering"]
+    assert answering["answered"] + answering["unsure"] + answering["rejected"] == pytest.approx(1.0)
+    assert set(expressions["rejection_curve"]) == {"threshold", "answered", "accuracy"}
     # Latency rounds are measured round-robin and handed to pytest-benchmark: its stats hold them.
     predict = [b for b in data["benchmarks"] if b["extra_info"]["kind"] == "predict_proba"]
     assert predict and all(b["stats"]["rounds"] == 3 and b["stats"]["median"] > 0 for b in predict)
@@ -139,15 +179,33 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
         "| predict_proba, 512 crops, keras |",
         "| fit, fixed budget (same images and epochs) |",
         "| cold start (new process: import + load + first predict), onnx |",
+        "| synthetic, held-out symbols: answered, status ok (target ≥ 97%) |",
+        "| synthetic, held-out symbols: exact match among answered (target ≥ 99%) |",
+        "| synthetic, held-out symbols: exact match answering 95% by confidence |",
+        "| invalid drawings answered with a value, ok or unsure (target ≤ 1%) |",
+        *(f"|   {kind.replace('_', ' ')} |" for kind in INVALID_KINDS),
+        "| invalid: scribble |",
+        "| all held-out symbols |",
+        *(
+            ("| expressions exact-match, unseen writers' glyphs |", "| unseen writers, paper |")
+            if unseen
+            else ()
+        ),
     ):
         assert any(line.startswith(row) for line in report.splitlines()), row
+    assert "### Error codes given" in report and "### Expected calibration error" in report
     # Every figure of "default" carries its ratio to "seed".
     row = next(line for line in report.splitlines() if line.startswith("| predict_proba, 8 crops, onnx"))
     seed_cell, default_cell = row.split("|")[2:4]
     assert "(×" not in seed_cell and "(×" in default_cell
     assert "## default vs seed" in report
     assert "| expressions exact-match, old reading path" in report
-    for png in ("accuracy_vs_latency.png", "per_class_accuracy.png", "latency_by_batch.png"):
+    for png in (
+        "accuracy_vs_latency.png",
+        "per_class_accuracy.png",
+        "latency_by_batch.png",
+        "rejection_curve.png",
+    ):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
         assert f"]({png})" in report
     assert json.loads((tmp_path / "run.json").read_text())["exit_status"] == 0

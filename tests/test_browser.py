@@ -2,7 +2,10 @@
 
 The app runs under waitress in a thread on a free loopback port, exactly as
 ``mathocr serve`` runs it. Expressions are drawn with mouse (and touch) strokes made by
-:mod:`deploy.handwriting`, the same strokes the API tests render with PIL.
+:mod:`mathocr.web.handwriting`, the same strokes the API tests render with mathocr.strokes. The page
+reads a drawing by itself once the pen rests, so most tests press no button: they draw and
+wait. A few answer the page's requests themselves, to show states (an unsure reading, a
+late answer) that a drawing cannot be relied on to produce.
 
 Chromium is required: without ``/usr/bin/chromium`` these tests fail, they do not skip
 (install it with ``apt-get install -y chromium``).
@@ -10,7 +13,10 @@ Chromium is required: without ``/usr/bin/chromium`` these tests fail, they do no
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
+import statistics
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +24,7 @@ from pathlib import Path
 import pytest
 import waitress
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from mathocr.web import create_app
 from mathocr.web.handwriting import layout, render_png
@@ -34,7 +41,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-RESULT = "#answer:not([hidden]), #error:not([hidden])"
+RESULT = "#answer:not([hidden]), #partial:not([hidden]), #error:not([hidden])"
+SOLVE_URL = "**/api/v1/solve"
+AUTO_SOLVE_MS = 300  # app.js: how long the pen rests before the page reads the drawing
 
 
 @pytest.fixture(scope="module")
@@ -98,24 +107,31 @@ def page(browser, base_url) -> Iterator[Watched]:
     assert watched.foreign == []
 
 
-def canvas_strokes(page: Page, text: str) -> list[list[tuple[float, float]]]:
-    """Strokes for ``text`` in page coordinates, laid out in the canvas's own pixels."""
+def on_page(page: Page, strokes) -> list[list[tuple[float, float]]]:
+    """Strokes given in the canvas's own pixels, in page coordinates."""
     size = page.eval_on_selector("#pad", "c => [c.width, c.height]")
     box = page.locator("#pad").bounding_box()
     sx, sy = box["width"] / size[0], box["height"] / size[1]
-    return [
-        [(box["x"] + x * sx, box["y"] + y * sy) for x, y in stroke]
-        for stroke in layout(text, size=(size[0], size[1]))
-    ]
+    return [[(box["x"] + x * sx, box["y"] + y * sy) for x, y in stroke] for stroke in strokes]
 
 
-def draw_with_mouse(page: Page, text: str) -> None:
-    for stroke in canvas_strokes(page, text):
+def canvas_strokes(page: Page, text: str) -> list[list[tuple[float, float]]]:
+    """Strokes for ``text`` in page coordinates, laid out in the canvas's own pixels."""
+    width, height = page.eval_on_selector("#pad", "c => [c.width, c.height]")
+    return on_page(page, layout(text, size=(width, height)))
+
+
+def draw_strokes(page: Page, strokes) -> None:
+    for stroke in strokes:
         page.mouse.move(*stroke[0])
         page.mouse.down()
         for point in stroke[1:]:
             page.mouse.move(*point, steps=2)
         page.mouse.up()
+
+
+def draw_with_mouse(page: Page, text: str) -> None:
+    draw_strokes(page, canvas_strokes(page, text))
 
 
 def draw_with_touch(page: Page, text: str) -> None:
@@ -135,15 +151,69 @@ def solve(page: Page) -> None:
     page.wait_for_selector(RESULT, timeout=30_000)
 
 
+def read_as_written(page: Page) -> None:
+    """Wait, without pressing Solve, for the page to show what it read."""
+    page.wait_for_selector(RESULT, timeout=30_000)
+
+
 def shown_answer(page: Page) -> tuple[str, str]:
     expect(page.locator("#answer")).to_be_visible()
     return page.inner_text("#expression").replace(" ", ""), page.inner_text("#value")
 
 
-def test_draw_with_the_mouse_and_solve(page):
+def solve_requests(page: Page) -> list[str]:
+    """The solve requests the page makes from now on (a live list)."""
+    seen: list[str] = []
+    page.on("request", lambda r: "/api/v1/solve" in r.url and seen.append(r.url))
+    return seen
+
+
+# Runs in the page: clicks (or presses Ctrl+Z) and reports what is on screen in the same
+# task, before any timer or response could run, so "cleared at once" is tested exactly.
+ACT_AND_LOOK = """(what) => {
+    if (what === "ctrl+z") {
+        document.dispatchEvent(new KeyboardEvent("keydown", {key: "z", ctrlKey: true, bubbles: true}));
+    } else {
+        document.querySelector(what).click();
+    }
+    const shown = (id) => !document.getElementById(id).hidden;
+    return {
+        answer: shown("answer"), partial: shown("partial"), error: shown("error"),
+        alternatives: shown("alternatives"),
+        boxes: document.querySelectorAll("#boxes rect").length,
+        warnings: document.querySelectorAll("#warnings li").length,
+    };
+}"""
+NOTHING_SHOWN = {
+    "answer": False,
+    "partial": False,
+    "error": False,
+    "alternatives": False,
+    "boxes": 0,
+    "warnings": 0,
+}
+
+# Runs in the page: notes when the last stroke ends and when an answer reaches the screen
+# (the frame after #answer is shown), in the page's own clock.
+WATCH_TIMING = """() => {
+    const t = (window.__timing = { up: 0, shown: [] });
+    document.getElementById("pad").addEventListener("pointerup", () => { t.up = performance.now(); }, true);
+    const answer = document.getElementById("answer");
+    new MutationObserver(() => {
+        if (!answer.hidden) requestAnimationFrame(() => t.shown.push(performance.now()));
+    }).observe(answer, { attributes: true, attributeFilter: ["hidden"] });
+}"""
+LAST_STROKE_TO_ANSWER = (
+    "() => { const t = window.__timing; return t.shown.filter((s) => s > t.up).pop() - t.up; }"
+)
+
+
+def test_answer_appears_as_you_write(page):
     p = page.page
+    p.evaluate(WATCH_TIMING)
+    requests = solve_requests(p)
     draw_with_mouse(p, "12+3")
-    solve(p)
+    read_as_written(p)  # no button pressed
     # The page shows the model's reading with symbols written for people.
     assert shown_answer(p) == ("12+3", "15")
     expect(p.locator("#error")).to_be_hidden()
@@ -158,6 +228,74 @@ def test_draw_with_the_mouse_and_solve(page):
         b = boxes.nth(i).bounding_box()
         assert canvas["x"] <= b["x"] and b["x"] + b["width"] <= canvas["x"] + canvas["width"] + 1
         assert canvas["y"] <= b["y"] and b["y"] + b["height"] <= canvas["y"] + canvas["height"] + 1
+    latencies = [p.evaluate(LAST_STROKE_TO_ANSWER)]
+    for text, expected in (("7-4", ("7\u22124", "3")), ("25+17", ("25+17", "42"))):
+        p.click("#clear")
+        draw_with_mouse(p, text)
+        read_as_written(p)
+        assert shown_answer(p) == expected
+        latencies.append(p.evaluate(LAST_STROKE_TO_ANSWER))
+    # The page waits for the pen to rest: never sooner than that.
+    assert min(latencies) >= AUTO_SOLVE_MS
+    print(
+        f"\nlast stroke's pointerup -> answer on screen: {', '.join(f'{ms:.0f}' for ms in latencies)} ms "
+        f"(median {statistics.median(latencies):.0f} ms, of which {AUTO_SOLVE_MS} ms waiting for the pen "
+        f"to rest); {len(requests)} solve requests for 3 drawings of 13 strokes"
+    )
+
+
+def test_solves_once_the_pen_rests(page):
+    p = page.page
+    # The page's timers run on a clock the test moves by hand.
+    p.clock.install(time=0)
+    p.reload()
+    p.clock.pause_at(60_000)
+    requests = solve_requests(p)
+    one, two = canvas_strokes(p, "12")
+    draw_strokes(p, [one])
+    p.clock.run_for(AUTO_SOLVE_MS - 50)
+    p.wait_for_timeout(300)  # real time, for a request that should not come
+    assert requests == []
+    draw_strokes(p, [two])  # before the pen rested: the first stroke's solve is cancelled
+    p.clock.run_for(AUTO_SOLVE_MS - 50)
+    p.wait_for_timeout(300)
+    assert requests == []
+    p.clock.run_for(100)
+    read_as_written(p)
+    assert shown_answer(p) == ("12", "12")
+    assert len(requests) == 1
+
+
+def test_an_answer_to_an_older_drawing_is_never_shown(page):
+    p = page.page
+    held = []
+
+    def hold_the_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    p.route(SOLVE_URL, hold_the_first)
+    draw_with_mouse(p, "7-4")
+    for _ in range(100):
+        if held:
+            break
+        p.wait_for_timeout(100)
+    assert held, "the page did not read the drawing by itself"
+    p.click("#clear")
+    draw_with_mouse(p, "12+3")
+    read_as_written(p)
+    assert shown_answer(p) == ("12+3", "15")
+    # Now the first request's answer arrives, late and claiming another reading. The page
+    # has aborted that request, so Playwright may refuse to answer it: either way, nothing
+    # may be painted.
+    late = {"status": "ok", "expression": "99", "value": "99", "decimal": "99", "confidence": 1.0}
+    with contextlib.suppress(PlaywrightError):
+        held[0].fulfill(status=200, json={**late, "tokens": [], "warnings": [], "alternatives": []})
+    p.wait_for_timeout(500)
+    assert shown_answer(p) == ("12+3", "15")
+    expect(p.locator("#error")).to_be_hidden()
 
 
 def test_canvas_exports_ink_on_white(page):
@@ -176,16 +314,29 @@ def test_canvas_exports_ink_on_white(page):
     assert ink > 500
 
 
-def test_undo_clear_and_pen_width(page):
+def test_undo_and_clear_clear_the_answer(page):
     p = page.page
     draw_with_mouse(p, "7-4")
-    draw_with_mouse(p, "1")  # a stray stroke over the middle
-    p.click("#undo")
-    solve(p)
+    read_as_written(p)
     assert shown_answer(p) == ("7\u22124", "3")
-    p.keyboard.press("Control+z")  # undoes the "4"
-    expect(p.locator("#boxes rect")).to_have_count(0)  # stale boxes go with the change
-    p.click("#clear")
+    draw_with_mouse(p, "1")  # a stray stroke over the middle
+    read_as_written(p)
+    # Undo: the reading of the stray stroke goes at once, then the drawing is read again.
+    assert p.evaluate(ACT_AND_LOOK, "#undo") == NOTHING_SHOWN
+    read_as_written(p)
+    assert shown_answer(p) == ("7\u22124", "3")
+    # Ctrl+Z twice undoes the "4" (two strokes): no stale "= 3" meanwhile, then the
+    # half-written reading.
+    assert p.evaluate(ACT_AND_LOOK, "ctrl+z") == NOTHING_SHOWN
+    assert p.evaluate(ACT_AND_LOOK, "ctrl+z") == NOTHING_SHOWN
+    read_as_written(p)
+    expect(p.locator("#partial")).to_have_text("7 \u2212 \u2026")
+    assert p.evaluate(ACT_AND_LOOK, "#clear") == NOTHING_SHOWN
+    expect(p.locator("#status")).to_have_text("Ready.")
+    requests = solve_requests(p)
+    p.wait_for_timeout(AUTO_SOLVE_MS + 500)  # an empty pad is not sent
+    assert requests == []
+    assert p.locator(RESULT).count() == 0
     p.click("#solve")
     expect(p.locator("#error")).to_contain_text("Draw an expression first")
     p.fill("#pen", "30")
@@ -202,10 +353,70 @@ def test_undo_clear_and_pen_width(page):
     assert thick >= 25
 
 
+def test_a_half_written_expression_is_shown_as_work_in_progress(page):
+    p = page.page
+    strokes = canvas_strokes(p, "23+4")
+    draw_strokes(p, strokes[:-2])  # "23+"; the "4" is two strokes
+    read_as_written(p)
+    partial = p.locator("#partial")
+    expect(partial).to_have_text("23 + \u2026")
+    expect(p.locator("#error")).to_be_hidden()
+    expect(p.locator("#answer")).to_be_hidden()
+    # Neutral, not the error style.
+    colour = partial.evaluate("e => getComputedStyle(e).color")
+    assert colour != p.locator("#error").evaluate("e => getComputedStyle(e).color")
+    draw_strokes(p, strokes[-2:])
+    read_as_written(p)
+    assert shown_answer(p) == ("23+4", "27")
+    expect(partial).to_be_hidden()
+
+
+UNSURE = {
+    "status": "unsure",
+    "expression": "7+1",
+    "value": "8",
+    "decimal": "8",
+    "tokens": [
+        {"symbol": "7", "confidence": 0.99, "box": [100, 60, 120, 180]},
+        {"symbol": "+", "confidence": 0.52, "box": [300, 100, 100, 100]},
+        {"symbol": "1", "confidence": 0.98, "box": [480, 60, 30, 180]},
+    ],
+    "confidence": 0.55,
+    "warnings": ["the 2nd symbol could be + or \u00d7"],
+    "alternatives": [
+        {"expression": "7*1", "value": "7", "decimal": "7", "confidence": 0.41},
+        {"expression": "7/0", "value": None, "decimal": None, "confidence": 0.02},
+    ],
+}
+
+
+def test_unsure_offers_the_other_readings(page):
+    p = page.page
+    p.route(SOLVE_URL, lambda route: route.fulfill(status=200, json=UNSURE))
+    draw_with_mouse(p, "7+1")
+    read_as_written(p)
+    assert shown_answer(p) == ("7+1", "8")
+    expect(p.locator("#warnings li")).to_have_text(["the 2nd symbol could be + or \u00d7"])
+    expect(p.locator("#status")).to_contain_text("Not sure")
+    choices = p.locator("#choices button")
+    expect(choices).to_have_text(["7 \u00d7 1 = 7", "7 \u00f7 0"])
+    choices.nth(0).click()
+    assert shown_answer(p) == ("7\u00d71", "7")
+    # The first reading can be chosen back.
+    expect(choices).to_have_text(["7 + 1 = 8", "7 \u00f7 0"])
+    choices.nth(1).click()
+    assert shown_answer(p) == ("7\u00f70", "has no value")
+    expect(p.locator("#equals")).to_be_hidden()
+    # A new stroke makes all of it stale. Its own request fails, so nothing can come back.
+    p.route(SOLVE_URL, lambda route: route.abort())
+    draw_strokes(p, canvas_strokes(p, "1")[:1])
+    expect(p.locator("#alternatives")).to_be_hidden()
+
+
 def test_errors_are_shown_in_plain_words(page):
     p = page.page
     draw_with_mouse(p, "12\n45")  # two lines: not one expression
-    solve(p)
+    read_as_written(p)
     error = p.locator("#error")
     expect(error).to_be_visible()
     expect(error).to_contain_text("could not be read as one expression")
@@ -213,14 +424,33 @@ def test_errors_are_shown_in_plain_words(page):
     expect(p.locator("#answer")).to_be_hidden()
     expect(p.locator("#boxes rect")).to_have_count(4)  # what was read is still shown
 
+    p.click("#clear")
+    draw_with_mouse(p, "1++2")
+    read_as_written(p)
+    expect(error).to_contain_text("operators are in the wrong place")
+    expect(error).to_contain_text("(read: 1 + + 2)")
+
+    p.click("#clear")
+    width, height = p.eval_on_selector("#pad", "c => [c.width, c.height]")
+    wave = [
+        (0.1 * width + 0.008 * width * i, height / 2 + 0.3 * height * math.sin(0.9 * i)) for i in range(100)
+    ]
+    draw_strokes(p, on_page(p, [wave]))  # a scribble: ink, but no symbol
+    read_as_written(p)
+    expect(error).to_contain_text("does not look like numbers and operators")
+    expect(p.locator("#warnings li")).not_to_have_count(0)
+
 
 def test_upload_a_photo(page, tmp_path):
     p = page.page
     photo = tmp_path / "sum.png"
     photo.write_bytes(render_png("25+17", size=(1200, 400)))
+    requests = solve_requests(p)
     p.set_input_files("#file", str(photo))
     expect(p.locator("#status")).to_contain_text("Loaded sum.png")
     assert p.eval_on_selector("#pad", "c => [c.width, c.height]") == [1200, 400]
+    p.wait_for_timeout(AUTO_SOLVE_MS + 200)
+    assert requests == []  # a photo waits for Solve
     solve(p)
     assert shown_answer(p) == ("25+17", "42")
     expect(p.locator("#boxes rect")).to_have_count(5)
@@ -273,7 +503,7 @@ def test_phone_screen_touch_drawing(browser, base_url):
         for button in ("#undo", "#clear", "#solve"):
             assert p.locator(button).bounding_box()["height"] >= 44  # touch-sized
         draw_with_touch(p, "7-4")
-        solve(p)
+        read_as_written(p)
         assert shown_answer(p) == ("7\u22124", "3")
     finally:
         context.close()

@@ -20,8 +20,9 @@ from PIL import Image
 
 from mathocr import cli
 from mathocr.solver import Solver
+from mathocr.symbols import CLASSES
 
-from ._expr_drawing import ShapeClassifier, draw_page
+from ._expr_drawing import ScriptedClassifier, ShapeClassifier, draw_page, one_hot
 
 
 @pytest.fixture
@@ -53,7 +54,18 @@ def test_json_contract(tmp_path, capsys, fake_model):
     first, second = (json.loads(line) for line in lines)
     assert first["file"] == a and first["expression"] == "10+1" and first["value"] == "11"
     assert first["decimal"] == "11" and first["warnings"] == []
-    assert set(first) == {"file", "expression", "value", "decimal", "tokens", "warnings"}
+    assert set(first) == {
+        "file",
+        "status",
+        "expression",
+        "value",
+        "decimal",
+        "confidence",
+        "tokens",
+        "warnings",
+        "alternatives",
+    }
+    assert first["status"] == "ok" and first["alternatives"] == [] and 0 < first["confidence"] <= 1
     tok = first["tokens"][0]
     assert set(tok) == {"symbol", "confidence", "box"}
     assert tok["symbol"] == "1" and isinstance(tok["confidence"], float)
@@ -61,6 +73,26 @@ def test_json_contract(tmp_path, capsys, fake_model):
     assert second["expression"] == "1/10" and second["value"] == "1/10" and second["decimal"] == "0.1"
     assert clf.calls == [8]  # all crops of all images in one batch
     assert paths == [None]
+
+
+def test_close_readings_are_printed_as_alternatives(tmp_path, capsys, monkeypatch):
+    slash = np.full(14, 0.004)
+    slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.52, 0.43
+    scripted = ScriptedClassifier([one_hot("1"), slash, one_hot("2")])
+    monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))
+    a = write_png(tmp_path / "a.png", "111")
+    assert cli.main(["solve", a]) == 0
+    assert capsys.readouterr().out == f"{a}: 112 = 112  [unsure, or: 1/2 = 1/2 (0.5)]\n"
+
+
+def test_incomplete_expression_is_an_error_that_says_what_was_read(tmp_path, capsys, monkeypatch):
+    scripted = ScriptedClassifier([one_hot("2", 0.97), one_hot("3", 0.97), one_hot("+", 0.97)])
+    monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))
+    a = write_png(tmp_path / "a.png", "111")
+    assert cli.main(["solve", a]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert "23 + …" in out.err and "(read: 23+)" in out.err
 
 
 def test_failed_images_exit_1_and_report_errors(tmp_path, capsys, fake_model):
@@ -98,7 +130,7 @@ def test_human_readable_output(tmp_path, capsys, fake_model):
     assert captured.out.splitlines() == [f"{a}: 1/10 = 1/10 (0.1)", f"{b}: 10+1 = 11"]
     err = captured.err.splitlines()
     assert len(err) == 2
-    assert err[0].startswith(f"{b}: warning: a trailing '='")
+    assert err[0] == f"{b}: warning: the '=' at the end was ignored"
     assert err[1] == f"{blank}: error: no symbols found in the image"
 
 

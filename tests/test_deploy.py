@@ -11,6 +11,7 @@ import base64
 import http.client
 import io
 import json
+import math
 import os
 import socket
 import subprocess
@@ -18,17 +19,19 @@ import sys
 import threading
 import time
 import urllib.request
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageDraw, PngImagePlugin
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from mathocr import errors
-from mathocr.solver import Solution, Solver, Token
+from mathocr.solver import Alternative, Solution, Solver, Token
 from mathocr.web import create_app
 from mathocr.web.app import DEFAULT_MAX_UPLOAD_BYTES, openapi_spec
 from mathocr.web.handwriting import render, render_png
@@ -84,14 +87,58 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     return body
 
 
+SOLUTION_KEYS = {
+    "status",
+    "expression",
+    "value",
+    "decimal",
+    "tokens",
+    "confidence",
+    "warnings",
+    "alternatives",
+}
+ALTERNATIVE_KEYS = {"expression", "value", "decimal", "confidence"}
+
+
 def assert_solution(body: dict) -> None:
-    assert set(body) >= {"expression", "value", "tokens", "warnings"}
+    assert set(body) >= SOLUTION_KEYS
+    assert body["status"] in {"ok", "unsure"}
     assert isinstance(body["expression"], str)
+    assert 0.0 <= body["confidence"] <= 1.0
+    assert all(isinstance(w, str) for w in body["warnings"])
+    # Other readings come only with "unsure", and never repeat the best one.
+    assert bool(body["alternatives"]) == (body["status"] == "unsure")
+    for alt in body["alternatives"]:
+        assert set(alt) == ALTERNATIVE_KEYS and alt["expression"] != body["expression"]
+        assert 0.0 <= alt["confidence"] <= 1.0
     for token in body["tokens"]:
         assert set(token) >= {"symbol", "confidence", "box"}
         assert 0.0 <= token["confidence"] <= 1.0
         assert len(token["box"]) == 4 and all(isinstance(v, int) for v in token["box"])
     assert body["expression"] == "".join(t["symbol"] for t in body["tokens"])
+
+
+def assert_unsolved(response, code: str) -> dict:
+    """A 422 in the one error shape that also carries the solver's reading as read."""
+    body = assert_error(response, 422, code)
+    assert body["status"] == "error"
+    assert "code" not in body and "value" not in body  # the code lives in body["error"]
+    assert 0.0 <= body["confidence"] <= 1.0
+    assert body["alternatives"] == [] and isinstance(body["warnings"], list)
+    if "tokens" in body:
+        assert body["expression"] == "".join(t["symbol"] for t in body["tokens"])
+    return body
+
+
+def scribble_png(size: tuple[int, int] = (600, 200)) -> bytes:
+    """A wavy line across the page: ink, but no symbol."""
+    im = Image.new("L", size, 255)
+    ImageDraw.Draw(im).line(
+        [(50 + 5 * i, 100 + 60 * math.sin(0.9 * i)) for i in range(100)], fill=0, width=10
+    )
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 # Expressions whose drawings the bundled model reads right (checked by test_reads_drawings):
@@ -150,6 +197,82 @@ def test_openapi_description_is_served_and_kept_in_the_package(client):
     assert statuses == {"200", "400", "413", "415", "422", "500"}
 
 
+def _conforms(spec: dict, schema: dict, value: Any, where: str = "$") -> list[str]:
+    """Where ``value`` breaks the OpenAPI 3.0 ``schema``, for the keywords this API's
+    description uses (a full validator would be one more dependency for a few rules)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return _conforms(spec, spec["components"]["schemas"][name], value, where)
+    if value is None:
+        return [] if schema.get("nullable") else [f"{where}: null"]
+    kinds = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float)}
+    kind = schema.get("type")
+    if kind and not isinstance(value, kinds[kind]):
+        return [f"{where}: not {kind}"]
+    problems = []
+    if "enum" in schema and value not in schema["enum"]:
+        problems.append(f"{where}: {value!r} not in {schema['enum']}")
+    low, high = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
+    if kind in ("number", "integer") and not low <= value <= high:
+        problems.append(f"{where}: {value} out of range")
+    if kind == "object":
+        problems += [f"{where}: {key} missing" for key in schema.get("required", []) if key not in value]
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                problems += _conforms(spec, sub, value[key], f"{where}.{key}")
+    if kind == "array":
+        if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
+            problems.append(f"{where}: {len(value)} items")
+        for i, item in enumerate(value):
+            problems += _conforms(spec, schema.get("items", {}), item, f"{where}[{i}]")
+    return problems
+
+
+def test_openapi_documents_statuses_and_error_codes():
+    spec = openapi_spec()
+    schemas = spec["components"]["schemas"]
+    assert schemas["Solution"]["properties"]["status"]["enum"] == ["ok", "unsure"]
+    assert {"status", "confidence", "alternatives"} <= set(schemas["Solution"]["required"])
+    assert schemas["UnsolvedError"]["properties"]["status"]["enum"] == ["error"]
+    codes = schemas["UnsolvedError"]["properties"]["error"]["properties"]["code"]["enum"]
+    assert set(codes) == {
+        "nothing_found",
+        "no_expression",
+        "incomplete_expression",
+        "malformed_expression",
+        "invalid_expression",
+        "division_by_zero",
+    }
+    responses = spec["paths"]["/api/v1/solve"]["post"]["responses"]
+    for status, schema, names in (
+        ("200", schemas["Solution"], {"ok", "unsure"}),
+        ("422", schemas["UnsolvedError"], {"incomplete_expression", "malformed_expression", "no_expression"}),
+    ):
+        examples = responses[status]["content"]["application/json"]["examples"]
+        assert names <= set(examples)
+        for name, example in examples.items():
+            assert _conforms(spec, schema, example["value"]) == [], name
+    incomplete = responses["422"]["content"]["application/json"]["examples"]["incomplete_expression"]["value"]
+    assert incomplete["expression"] == "23+" and incomplete["error"]["code"] == "incomplete_expression"
+
+
+def test_answers_match_the_openapi_description(client):
+    spec = openapi_spec()
+    schemas = spec["components"]["schemas"]
+    blank = io.BytesIO()
+    Image.new("L", (600, 200), 255).save(blank, format="PNG")
+    for data, status, schema in (
+        (png("12+3"), 200, schemas["Solution"]),
+        (png("23+"), 422, schemas["UnsolvedError"]),
+        (png("1++2"), 422, schemas["UnsolvedError"]),
+        (scribble_png(), 422, schemas["UnsolvedError"]),
+        (blank.getvalue(), 422, schemas["UnsolvedError"]),
+    ):
+        r = multipart(client, data)
+        assert r.status_code == status
+        assert _conforms(spec, schema, r.get_json()) == []
+
+
 # ---------------------------------------------------------------- solving real drawings
 def test_reads_drawings(app):
     """The bundled model reads the stroke drawings the other tests rely on."""
@@ -168,6 +291,7 @@ def test_solve_multipart_png(client, text):
     body = r.get_json()
     assert_solution(body)
     assert (body["expression"], body["value"]) == (text, READABLE[text])
+    assert body["status"] == "ok" and body["alternatives"] == []
     assert r.headers["Cache-Control"] == "no-store"
 
 
@@ -267,19 +391,39 @@ def test_415_unsupported_types(client):
 def test_422_nothing_recognisable(client):
     blank = io.BytesIO()
     Image.new("L", (600, 200), 255).save(blank, format="PNG")
-    body = assert_error(multipart(client, blank.getvalue()), 422)
-    assert body["error"]["code"] == "nothing_found"
+    body = assert_unsolved(multipart(client, blank.getvalue()), "nothing_found")
     assert body.get("tokens", []) == []
 
 
 def test_422_not_a_valid_expression_keeps_the_tokens(client):
     # Two lines are not one expression; what was read comes back with the error.
     r = multipart(client, png("12+3\n45", size=(600, 300)))
-    body = assert_error(r, 422, "invalid_expression")
+    body = assert_unsolved(r, "invalid_expression")
     assert "lines" in body["error"]["message"]
     assert len(body["tokens"]) == 6 and body["expression"]
     assert "value" not in body or body["value"] is None
     assert "code" not in body  # one error shape: the code lives in body["error"]
+
+
+def test_422_incomplete_expression_carries_the_reading_so_far(client):
+    # What the drawing page sends while the user is still writing "23+4".
+    body = assert_unsolved(multipart(client, png("23+")), "incomplete_expression")
+    assert body["expression"] == "23+"
+    assert [t["symbol"] for t in body["tokens"]] == ["2", "3", "+"]
+    assert body["confidence"] > 0.5
+    # Plain words: no pixel coordinates, no raw probabilities.
+    assert "x=" not in body["error"]["message"] and "0." not in body["error"]["message"]
+
+
+@pytest.mark.parametrize("text", ["1++2", "+3"])
+def test_422_malformed_expression_says_what_was_read(client, text):
+    body = assert_unsolved(multipart(client, png(text)), "malformed_expression")
+    assert body["expression"] == text
+
+
+def test_422_no_expression_for_a_scribble(client):
+    body = assert_unsolved(multipart(client, scribble_png()), "no_expression")
+    assert body["warnings"] and all("x=" not in w for w in body["warnings"])
 
 
 def test_422_division_by_zero(client):
@@ -343,21 +487,64 @@ def test_expression_errors_raised_by_the_solver_are_422():
     app, _ = fake_app(errors.EvaluationError("division by zero: 1/0 has no value"))
     body = assert_error(multipart(app.test_client(), png("1")), 422, "division_by_zero")
     assert body["error"]["message"] == "Division by zero: 1/0 has no value"
+    assert body["status"] == "error"
 
 
-def test_solution_errors_are_422_with_the_solution():
+def test_unsure_is_200_with_the_alternatives():
+    tokens = [
+        Token("7", 0.99, (10, 20, 30, 40)),
+        Token("+", 0.52, (50, 25, 30, 30)),
+        Token("1", 0.98, (90, 20, 8, 40)),
+    ]
     sol = Solution(
-        expression="1+",
-        value=None,
-        tokens=[Token("1", 0.97, (10, 20, 30, 40)), Token("+", 0.88, (50, 20, 30, 30))],
-        warnings=["low confidence"],
-        error="the expression ends with an operator",
-        code="invalid_expression",
+        "7+1",
+        Fraction(8),
+        tokens,
+        warnings=["the 2nd symbol could be + or ×"],
+        confidence=0.55,
+        alternatives=[Alternative("7*1", Fraction(7), 0.41), Alternative("7/0", None, 0.02)],
     )
+    app, _ = fake_app(sol)
+    r = multipart(app.test_client(), png("7+1"))
+    assert r.status_code == 200
+    body = r.get_json()
+    assert_solution(body)
+    assert (body["status"], body["expression"], body["value"], body["confidence"]) == (
+        "unsure",
+        "7+1",
+        "8",
+        0.55,
+    )
+    assert body["warnings"] == ["the 2nd symbol could be + or ×"]
+    assert body["alternatives"] == [
+        {"expression": "7*1", "value": "7", "decimal": "7", "confidence": 0.41},
+        {"expression": "7/0", "value": None, "decimal": None, "confidence": 0.02},
+    ]
+    assert "error" not in body
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        errors.IncompleteExpressionError("read 1 + … so far: a number must follow the last sign"),
+        errors.MalformedExpressionError("read 1 + + 2: the signs are not in an order that can be computed"),
+        errors.NoExpressionError("nothing here reads as numbers and signs"),
+        errors.ExpressionError("found 2 lines of writing"),
+    ],
+    ids=lambda exc: exc.code,
+)
+def test_solution_errors_are_422_with_the_solution(exc):
+    tokens = [Token("1", 0.97, (10, 20, 30, 40)), Token("+", 0.88, (50, 20, 30, 30))]
+    sol = Solution.failure(exc, tokens, ["the 2nd symbol is hard to read"], confidence=0.85)
     app, solver = fake_app(sol)
-    body = assert_error(multipart(app.test_client(), png("1+")), 422, "invalid_expression")
-    assert body["expression"] == "1+" and body["warnings"] == ["low confidence"]
+    body = assert_unsolved(multipart(app.test_client(), png("1+")), exc.code)
+    assert body["error"]["message"] == str(exc)[:1].upper() + str(exc)[1:]
+    assert (body["expression"], body["confidence"]) == ("1+", 0.85)
+    assert body["warnings"] == ["the 2nd symbol is hard to read"]
     assert [t["box"] for t in body["tokens"]] == [[10, 20, 30, 40], [50, 20, 30, 30]]
+    # The body is the solver's answer, reshaped only where the API's one error shape says so.
+    expected = {k: v for k, v in sol.to_dict().items() if k not in ("error", "code")}
+    assert {k: v for k, v in body.items() if k != "error"} == expected
     # The solver got decoded pixels, never bytes or a path.
     assert isinstance(solver.seen[0], np.ndarray) and solver.seen[0].shape[:2] == (200, 600)
 

@@ -27,7 +27,7 @@ def test_crops_are_the_segments_of_their_pages_with_their_tokens(pool):
             expected_crops += [s.crop for s in segs]
             expected_labels += it.tokens
     assert crops.source == SOURCE and crops.balanced
-    # clean font glyphs on generous spacing: (nearly) every page lines up
+    # clean stroke glyphs on generous spacing: (nearly) every page lines up
     assert len(crops) >= 0.9 * sum(len(it.tokens) for it in items)
     assert crops.y.tolist() == expected_labels
     assert all(np.array_equal(a, b) for a, b in zip(crops.X, expected_crops, strict=True))

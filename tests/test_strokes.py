@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from mathocr.strokes import STYLES, distort, render
+from mathocr.strokes import STYLES, distort, render, render_line
 
 ONE = [np.array([[0.55, 0.0], [0.45, 1.0]])]
 PLUS = [np.array([[0.0, 0.5], [1.0, 0.5]]), np.array([[0.5, 0.0], [0.5, 1.0]])]
@@ -66,3 +67,53 @@ def test_bad_arguments(kwargs, message):
 def test_no_points():
     with pytest.raises(ValueError, match="no strokes"):
         render([np.zeros((0, 2))])
+
+
+def test_page_draws_the_strokes_where_they_are():
+    img = render([[(20, 10), (20, 50)], [(60, 30)]], pen=6, page=(80, 64))
+    assert img.shape == (64, 80)
+    ys, xs = np.nonzero(img < 128)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (17, 62, 7, 52)  # pen 6: 3 around each point
+    assert img[30, 20] == 0 and img[30, 60] == 0 and img[30, 40] == 255
+
+
+def test_page_without_strokes_is_blank():
+    assert (render([], page=(30, 20)) == 255).all()
+    assert render([], style="paper", page=(30, 20)).shape == (20, 30)
+
+
+@pytest.mark.parametrize("style", ["lowres", "box"])
+def test_page_keeps_places_only_in_styles_that_keep_them(style):
+    with pytest.raises(ValueError, match="with page"):
+        render(ONE, style=style, page=(40, 40))
+
+
+def test_render_line_boxes_are_the_ink_of_each_glyph():
+    image, boxes = render_line([ONE, PLUS, ONE], height=60, gap=0.3, pen=6)
+    labels, n = ndimage.label(image < 128)
+    assert n == 3
+    found = [
+        (s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start)
+        for s in ndimage.find_objects(labels)
+    ]
+    assert np.abs(np.array(sorted(found)) - np.array(boxes)).max() <= 1
+
+
+def test_render_line_spaces_glyphs_by_the_gap_and_keeps_their_height():
+    minus = [np.array([[0.0, 0.5], [1.0, 0.5]])]
+    _, boxes = render_line([ONE, minus, ONE], height=50, gap=0.4, pen=4)
+    (x0, y0, w0, h0), (x1, y1, w1, _), (x2, _, _, _) = boxes
+    assert x1 - (x0 + w0) == x2 - (x1 + w1) == 20  # 0.4 of the height, ink to ink
+    assert h0 == 54 and w1 == 54  # a unit is 50 pixels, and the pen adds 2 on each side
+    assert y1 == y0 + 25  # the minus stays in the middle of the line
+
+
+def test_render_line_on_paper_and_its_errors():
+    image, _ = render_line([ONE, PLUS], style="paper", rng=np.random.default_rng(2))
+    assert image.dtype == np.uint8 and image.min() < 150 < np.median(image)
+    with pytest.raises(ValueError, match="style must be one of canvas, paper"):
+        render_line([ONE], style="lowres")
+    with pytest.raises(ValueError, match="no glyphs"):
+        render_line([])
+    with pytest.raises(ValueError, match="gap not negative"):
+        render_line([ONE], gap=-1)

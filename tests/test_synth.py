@@ -1,7 +1,8 @@
-"""Synthetic expression images: ground truth, determinism, styles, tiny pools, held-out data."""
+"""Synthetic images: expressions (ground truth, determinism, styles) and invalid drawings (kinds)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -11,14 +12,26 @@ from mathocr.errors import DataError
 from mathocr.expression import evaluate, is_valid
 from mathocr.segmentation import segment
 from mathocr.symbols import DIGITS
-from mathocr.synth import STYLES, Style, glyph_kind, make_expression_set, random_tokens
+from mathocr.synth import (
+    INVALID_KINDS,
+    LETTER_STROKES,
+    PEN_STYLES,
+    STYLES,
+    Style,
+    glyph_kind,
+    invalid_tokens,
+    make_expression_set,
+    make_invalid_set,
+    random_tokens,
+    scribble_strokes,
+)
 
 from .conftest import render_symbol
 
 
 @pytest.fixture(scope="module")
 def pool() -> dict[str, list[np.ndarray]]:
-    """Tiny glyphs drawn with a font, keyed like real pools (aliases included)."""
+    """Tiny glyphs drawn from pen strokes, keyed like real pools (aliases included)."""
     rng = np.random.default_rng(0)
     glyphs = {t: [render_symbol(t, rng) for _ in range(3)] for t in "0123456789+-/"}
     glyphs["times"] = [render_symbol("*", rng) for _ in range(2)]
@@ -60,7 +73,7 @@ def test_every_style_renders_and_segments(pool, style):
         assert it.style == style
         seg = segment(it.image)
         assert seg.lines == 1
-        # the font glyphs are clean: the segmenter finds one symbol per token
+        # the stroke glyphs are clean: the segmenter finds one symbol per token
         assert len(seg.segments) == len(it.tokens), (style, it.expression)
 
 
@@ -123,3 +136,97 @@ def test_heldout_pool_from_the_data_directory(data_dir):
     assert {it.style for it in items} == set(STYLES)
     found = sum(len(segment(it.image).segments) == len(it.tokens) for it in items)
     assert found >= 14
+
+
+def test_pen_styles_draw_expressions_apart_from_the_default_cycle(pool):
+    assert set(PEN_STYLES) == {"canvas", "paper"} and not set(PEN_STYLES) & set(STYLES)
+    items = make_expression_set(4, styles=["canvas", "paper"], seed=2, symbols=pool)
+    assert [it.style for it in items] == ["canvas", "paper"] * 2
+    canvas, paper = items[0].image, items[1].image
+    assert np.median(canvas) > 240  # a white page
+    assert np.median(paper) < np.median(canvas)  # off-white paper
+
+
+# ---------------------------------------------------------------------------- invalid drawings
+
+
+def test_invalid_set_draws_every_kind_in_every_style(pool):
+    styles = ["clean", "photo", "paper"]
+    items = make_invalid_set(pool, 4 * len(INVALID_KINDS), seed=2, styles=styles)
+    kinds = [it.kind for it in items]
+    assert kinds == list(INVALID_KINDS) * 4
+    assert [it.style for it in items[:12]] == ["clean"] * 6 + ["photo"] * 6
+    for it in items:
+        assert it.image.dtype == np.uint8 and it.image.ndim == 3 and it.image.shape[2] == 3
+        assert np.ptp(it.image) > 60, (it.kind, it.style)  # ink on the page, not a blank one
+        assert len(it.boxes) == len(it.text) and all(w > 0 and h > 0 for _, _, w, h in it.boxes)
+        if it.kind == "scribble":
+            assert it.text == "~"
+        elif it.kind == "letters":
+            assert 1 <= len(it.text) <= 4 and set(it.text) <= set(LETTER_STROKES)
+        else:
+            assert not is_valid(list(it.text)), it.text
+
+
+def test_invalid_set_is_deterministic_per_seed(pool):
+    a = make_invalid_set(pool, 8, seed=4)
+    b = make_invalid_set(pool, 12, seed=4)
+    c = make_invalid_set(pool, 8, seed=5)
+    for x, y in zip(a, b[:8], strict=True):
+        assert (x.kind, x.text, x.style) == (y.kind, y.text, y.style) and np.array_equal(x.image, y.image)
+    assert [x.text for x in a] != [x.text for x in c]
+    # Not the expression set of the same seed with an operator added.
+    valid = make_expression_set(6, seed=4, symbols=pool)
+    assert not any(x.text.startswith(v.expression) for x, v in zip(a, valid, strict=False))
+
+
+def test_invalid_set_kinds_and_errors(pool):
+    letters = make_invalid_set(pool, 3, seed=0, kinds=["letters"])
+    assert {it.kind for it in letters} == {"letters"}
+    with pytest.raises(ValueError, match="kinds must be some of"):
+        make_invalid_set(pool, 1, kinds=["sums"])
+    with pytest.raises(ValueError, match="kinds must be some of"):
+        make_invalid_set(pool, 1, kinds=[])
+    with pytest.raises(ValueError, match="unknown style"):
+        make_invalid_set(pool, 1, styles=["nope"])
+
+
+@pytest.mark.parametrize("kind", INVALID_KINDS[:4])
+def test_invalid_tokens_misuse_an_operator(kind):
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        toks = invalid_tokens(kind, rng)
+        assert not is_valid(toks) and set(toks) <= set("0123456789+-*/")
+        if kind == "lone_operator":
+            assert len(toks) == 1 and toks[0] in "+-*/"
+        elif kind == "leading_operator":
+            assert toks[0] in "+*/" and toks[1].isdigit()
+        elif kind == "trailing_operator":
+            assert toks[-1] in "+-*/" and toks[0].isdigit()
+        else:
+            assert any(a in "+-*/" and b in "+-*/" for a, b in itertools.pairwise(toks))
+    with pytest.raises(ValueError, match="not an operator misuse"):
+        invalid_tokens("letters", rng)
+
+
+def test_scribbles_and_letters_are_strokes():
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        marks = scribble_strokes(rng)
+        assert 1 <= len(marks) <= 2 and all(m.ndim == 2 and m.shape[1] == 2 and len(m) >= 4 for m in marks)
+        assert all(np.isfinite(m).all() for m in marks)
+    for name, strokes in LETTER_STROKES.items():
+        points = np.concatenate(strokes)
+        assert points.min() >= -0.01 and points.max() <= 1.01, name  # the unit box
+
+
+@pytest.mark.data
+def test_unseen_writer_pool_draws_expressions_and_invalid_drawings(data_dir):
+    from mathocr.synth import unseen_writer_symbols
+
+    symbols = unseen_writer_symbols(data_dir)
+    assert set(DIGITS) | set("+-*/") <= set(symbols)
+    items = make_expression_set(4, styles=["canvas", "paper"], seed=0, symbols=symbols)
+    assert all(segment(it.image).lines == 1 for it in items)
+    invalid = make_invalid_set(symbols, len(INVALID_KINDS), seed=0, styles=["paper"])
+    assert [it.kind for it in invalid] == list(INVALID_KINDS)

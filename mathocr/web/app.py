@@ -5,9 +5,12 @@ the model is loaded, checked and warmed up once, in :func:`create_app`, and shar
 every request thread. Requests keep their data in memory only: nothing is written to
 disk, so concurrent requests cannot see each other's images.
 
-Every error is answered as JSON of one shape, ``{"error": {"code": ..., "message": ...}}``
-(a 422 for an unreadable expression also carries the recognised tokens), never as an HTML
-traceback page.
+A solve answers the solver's JSON (:meth:`mathocr.solver.Solution.to_dict`): HTTP 200 with
+``status`` ``"ok"``, or ``"unsure"`` when close ``alternatives`` come along. Every error is
+answered as JSON of one shape, ``{"error": {"code": ..., "message": ...}}``, never as an HTML
+traceback page; a 422 for an expression that cannot be computed (``incomplete_expression``,
+``malformed_expression``, ``no_expression``, ...) also carries ``"status": "error"`` and the
+reading as read: ``expression``, ``tokens``, ``confidence``, ``warnings``, ``alternatives``.
 
 Examples
 --------
@@ -280,6 +283,9 @@ def solve() -> ResponseReturnValue:
     solution = state.solver.solve(image)
     body = solution.to_dict()
     if getattr(solution, "error", None):
+        # One error shape for the whole API: the solver's flat "error"/"code" strings move
+        # into {"error": {...}}; the rest (status, the reading as read) stays so that a page
+        # can show "23 + ..." while the user is still writing.
         body.pop("code", None)
         body.pop("error", None)
         raise ApiError(422, solution.code or "invalid_expression", _sentence(solution.error), extra=body)
@@ -373,7 +379,10 @@ def _register_error_handlers(app: Flask) -> None:
             # A model or data problem at request time is ours, not the user's: log, hide.
             log.error("mathocr error while serving %s", request.path, exc_info=exc)
             return _internal_error()
-        return _error_response(status, exc.code, _sentence(str(exc)))
+        # A solver that raises instead of returning a failed Solution still gives clients
+        # the status field they branch on.
+        extra = {"status": "error"} if status == 422 else None
+        return _error_response(status, exc.code, _sentence(str(exc)), extra)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:

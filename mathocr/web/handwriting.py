@@ -1,8 +1,9 @@
 """Pen strokes for arithmetic expressions, as a person would draw them on the page's canvas.
 
 The app uses them to warm the model up at start-up; the tests, the browser test and the
-HTTP benchmark use the very same strokes, rendered with PIL or replayed as mouse
-movements, so every layer is exercised with one kind of "handwriting".
+HTTP benchmark use the very same strokes, drawn by the one stroke renderer
+(:mod:`mathocr.strokes`) or replayed as mouse movements, so every layer is exercised
+with one kind of "handwriting".
 
 Glyphs live in a unit box (x right, y down, both 0..1); :func:`layout` places them
 side by side in pixel coordinates and :func:`render_png` draws them as thick round
@@ -23,6 +24,10 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+
+from PIL import Image
+
+from ..strokes import render as draw_strokes
 
 Point = tuple[float, float]
 Stroke = list[Point]
@@ -134,7 +139,7 @@ def render(
     size: tuple[int, int] = (600, 200),
     pen: float | None = None,
     strokes: Sequence[Stroke] | None = None,
-):
+) -> Image.Image:
     """Draw ``text`` as black pen strokes on white; returns a greyscale PIL image.
 
     Parameters
@@ -153,18 +158,10 @@ def render(
     >>> render("7", size=(60, 60)).size
     (60, 60)
     """
-    from PIL import Image, ImageDraw
-
-    img = Image.new("L", size, 255)
-    draw = ImageDraw.Draw(img)
     pen = pen or max(2.0, size[1] / 18)
-    r = pen / 2
-    for stroke in strokes if strokes is not None else layout(text, size):
-        draw.line(stroke, fill=0, width=round(pen), joint="curve")
-        # Round caps, as the canvas draws them (lineCap = "round").
-        for px, py in (stroke[0], stroke[-1]):
-            draw.ellipse((px - r, py - r, px + r, py + r), fill=0)
-    return img
+    # Drawn where layout() put them, as the page's canvas does (round pen, anti-aliased).
+    grey = draw_strokes(strokes if strokes is not None else layout(text, size), pen=pen, page=size)
+    return Image.fromarray(grey)
 
 
 def render_png(text: str, size: tuple[int, int] = (600, 200), pen: float | None = None) -> bytes:

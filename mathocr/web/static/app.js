@@ -1,5 +1,9 @@
 // The drawing page: pointer-event drawing (mouse, touch, pen), undo/clear, photo upload,
 // and the call to POST api/v1/solve. No dependencies, so the page works offline.
+//
+// Drawings are read as they are written: once the pen has rested for AUTO_SOLVE_MS the
+// page asks the server. Any change to the drawing clears the answer at once, so what is
+// on screen always belongs to what is on the canvas.
 "use strict";
 
 (() => {
@@ -11,9 +15,15 @@
   const MAX_UPLOAD = Number(document.querySelector("main").dataset.maxUpload) || 10 * 1024 * 1024;
   // Photos are shown (and re-encoded, when drawn over) at most this large.
   const MAX_SIDE = 1600;
+  // Long enough that the gap between two strokes of one symbol ("+", "4") does not send a
+  // request for half a symbol; short enough that the answer seems to follow the pen.
+  const AUTO_SOLVE_MS = 300;
   // Plain words for the API's error codes; the server's message is shown as well.
   const HEADLINES = {
     nothing_found: "No symbols found. Write a bit larger or bolder.",
+    incomplete_expression: "Not finished yet: it ends with an operator.",
+    no_expression: "That does not look like numbers and operators.",
+    malformed_expression: "Some operators are in the wrong place.",
     invalid_expression: "That could not be read as one expression.",
     division_by_zero: "That divides by zero, so it has no value.",
     invalid_image: "That file could not be read as a picture.",
@@ -32,6 +42,12 @@
   let current = null;
   let background = null; // an uploaded photo drawn under the strokes
   let uploaded = null; // {file, width, height}: sent as-is while nothing is drawn over it
+  // Bumped by every change to the drawing and by every solve: a response may paint only if
+  // nothing happened since its request was made, so a slow answer to an older drawing (or
+  // to an earlier press of Solve) never replaces a newer one.
+  let generation = 0;
+  let pending = null; // the debounce timer of the next automatic solve
+  let inflight = null; // AbortController of the request on the wire
 
   function setSize(width, height) {
     pad.width = width;
@@ -72,13 +88,40 @@
     return ev.pointerType === "pen" && ev.pressure > 0 ? base * (0.5 + ev.pressure) : base;
   }
 
+  // ------------------------------------------------------------ keeping the answer current
+
+  function cancelPending() {
+    if (pending !== null) clearTimeout(pending);
+    pending = null;
+  }
+
+  function drawingChanged() {
+    generation++;
+    cancelPending();
+    // Its answer could no longer be shown; the server need not send it either.
+    if (inflight) inflight.abort();
+    inflight = null;
+    clearResult();
+  }
+
+  function solveSoon() {
+    cancelPending();
+    if (!strokes.length) return;
+    pending = setTimeout(() => {
+      pending = null;
+      solve();
+    }, AUTO_SOLVE_MS);
+  }
+
+  // ------------------------------------------------------------ drawing
+
   pad.addEventListener("pointerdown", (ev) => {
     if (ev.pointerType === "mouse" && ev.button !== 0) return;
     ev.preventDefault();
     pad.setPointerCapture(ev.pointerId);
     current = { id: ev.pointerId, width: penWidth(ev), points: [toCanvas(ev)] };
     strokes.push(current);
-    clearBoxes();
+    drawingChanged();
     drawStroke(current, 0);
   });
 
@@ -92,25 +135,29 @@
   });
 
   const endStroke = (ev) => {
-    if (current && ev.pointerId === current.id) current = null;
+    if (!current || ev.pointerId !== current.id) return;
+    current = null;
+    solveSoon();
   };
   pad.addEventListener("pointerup", endStroke);
   pad.addEventListener("pointercancel", endStroke);
 
   function undo() {
-    if (current) return;
+    if (current || !strokes.length) return;
     strokes.pop();
-    clearBoxes();
+    drawingChanged();
     redraw();
+    if (strokes.length) solveSoon();
+    else showStatus(uploaded ? "Press Solve to read the photo." : "Ready.");
   }
 
   function clearAll() {
+    drawingChanged();
     strokes = [];
     background = null;
     uploaded = null;
     $("file").value = "";
     setSize(...DEFAULT_SIZE);
-    clearBoxes();
     showStatus("Ready.");
     redraw();
   }
@@ -127,10 +174,10 @@
   $("file").addEventListener("change", async () => {
     const file = $("file").files[0];
     if (!file) return;
+    drawingChanged();
     strokes = [];
     background = null;
     uploaded = { file, width: 0, height: 0 };
-    clearBoxes();
     const url = URL.createObjectURL(file);
     try {
       const img = new Image();
@@ -153,42 +200,61 @@
     }
   });
 
+  // ------------------------------------------------------------ solving
+
   async function solve() {
+    cancelPending();
     if (!strokes.length && !uploaded) {
       showError("Draw an expression first, or choose a photo.");
       return;
     }
+    if (inflight) inflight.abort();
+    const mine = ++generation;
+    const controller = new AbortController();
+    inflight = controller;
     let blob;
     let scale = 1; // from the server's image pixels to canvas pixels
     if (uploaded && !strokes.length && uploaded.file.size <= MAX_UPLOAD) {
       blob = uploaded.file; // the original, at full resolution
       if (uploaded.width) scale = pad.width / uploaded.width;
+    } else if (!background) {
+      blob = drawingPng();
     } else {
+      // A photo under the strokes is too large to encode on the main thread while the user
+      // draws; toBlob encodes it off the main thread.
       blob = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
+      // The pen may have moved on meanwhile.
+      if (mine !== generation) return;
     }
     const form = new FormData();
     form.append("image", blob, (uploaded && uploaded.file.name) || "drawing.png");
-    const button = $("solve");
-    button.disabled = true;
-    button.textContent = "Solving\u2026";
-    showStatus("Solving\u2026");
+    showStatus("Reading\u2026");
     try {
-      const response = await fetch("api/v1/solve", { method: "POST", body: form });
+      const response = await fetch("api/v1/solve", { method: "POST", body: form, signal: controller.signal });
       let data = null;
       try {
         data = await response.json();
       } catch {
         data = null;
       }
-      showResult(response, data, scale);
+      if (mine === generation) showResult(response, data, scale);
     } catch {
+      // An aborted request belongs to a drawing that is gone: nothing to say about it.
+      if (mine !== generation) return;
       showError("The server could not be reached. Check the connection and try again.");
     } finally {
-      button.disabled = false;
-      button.textContent = "Solve";
+      if (inflight === controller) inflight = null;
     }
   }
   $("solve").addEventListener("click", solve);
+
+  function drawingPng() {
+    // Not toBlob: Chromium encodes it in an idle period and, when none comes, after a
+    // second's wait, which the answer would wait for after every stroke. A drawing is
+    // mostly white and encodes in a few milliseconds.
+    const base64 = pad.toDataURL("image/png").split(",")[1];
+    return new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], { type: "image/png" });
+  }
 
   function pretty(expression) {
     // Numbers stay together; operators get room and their printed glyphs.
@@ -206,23 +272,56 @@
       }
     }
     if (response.ok && data && typeof data.expression === "string") {
-      $("expression").textContent = pretty(data.expression);
-      $("value").textContent = data.value;
-      const decimal = data.decimal == null ? "" : String(data.decimal);
-      // The server rounds non-terminating decimals to 12 places.
-      const rounded = (decimal.split(".")[1] || "").length >= 12;
-      $("decimal").textContent =
-        decimal && decimal !== String(data.value) ? `${rounded ? "\u2248" : "="} ${decimal}` : "";
-      $("answer").hidden = false;
-      showStatus(`Read ${data.tokens.length} symbol${data.tokens.length === 1 ? "" : "s"}.`);
+      // The best reading first; an "unsure" answer also offers the close runners-up.
+      const others = data.status === "unsure" && Array.isArray(data.alternatives) ? data.alternatives : [];
+      showReading([data, ...others], 0);
+      const n = Array.isArray(data.tokens) ? data.tokens.length : 0;
+      showStatus(
+        others.length
+          ? "Not sure about one reading: if it is wrong, pick another below."
+          : `Read ${n} symbol${n === 1 ? "" : "s"}.`,
+      );
       return;
     }
     const err = (data && data.error) || {};
+    if (err.code === "incomplete_expression" && data.expression) {
+      // Half-written is not a mistake: show what is there so far, and no alarm.
+      $("partial").textContent = `${pretty(data.expression)} \u2026`;
+      $("partial").hidden = false;
+      showStatus(HEADLINES.incomplete_expression);
+      return;
+    }
     const headline = HEADLINES[err.code] || `The request failed (HTTP ${response.status}).`;
     let text = headline;
     if (err.message && err.message !== headline) text += ` ${err.message}`;
     if (data && data.expression) text += ` (read: ${pretty(data.expression)})`;
     showError(text);
+  }
+
+  function showReading(readings, chosen) {
+    const r = readings[chosen];
+    $("expression").textContent = pretty(r.expression);
+    const hasValue = r.value != null;
+    $("equals").hidden = !hasValue;
+    $("value").textContent = hasValue ? String(r.value) : "has no value";
+    const decimal = hasValue && r.decimal != null ? String(r.decimal) : "";
+    // The server rounds non-terminating decimals to 12 places.
+    const rounded = (decimal.split(".")[1] || "").length >= 12;
+    $("decimal").textContent =
+      decimal && decimal !== String(r.value) ? `${rounded ? "\u2248" : "="} ${decimal}` : "";
+    $("answer").hidden = false;
+    const choices = readings.flatMap((other, i) => {
+      if (i === chosen) return [];
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "choice";
+      b.textContent = pretty(other.expression) + (other.value != null ? ` = ${other.value}` : "");
+      if (typeof other.confidence === "number") b.title = `${Math.round(other.confidence * 100)}% likely`;
+      b.addEventListener("click", () => showReading(readings, i));
+      return [b];
+    });
+    $("choices").replaceChildren(...choices);
+    $("alternatives").hidden = choices.length === 0;
   }
 
   function drawBoxes(tokens, scale) {
@@ -244,16 +343,17 @@
     }
   }
 
-  function clearBoxes() {
-    boxes.replaceChildren();
-  }
-
   function clearResult() {
-    clearBoxes();
+    boxes.replaceChildren();
     $("answer").hidden = true;
+    $("partial").hidden = true;
+    $("partial").textContent = "";
+    $("alternatives").hidden = true;
+    $("choices").replaceChildren();
     $("warnings").replaceChildren();
     $("error").hidden = true;
     $("error").textContent = "";
+    showStatus("");
   }
 
   function showStatus(text) {
@@ -262,6 +362,8 @@
 
   function showError(text) {
     $("answer").hidden = true;
+    $("partial").hidden = true;
+    $("alternatives").hidden = true;
     $("error").textContent = text;
     $("error").hidden = false;
     showStatus("");
