@@ -511,12 +511,16 @@ class Solver:
             return Solution.failure(_explain(as_read), read_tokens, warnings, read_confidence)
 
         best = decoded.readings[0]
+        total = sum(r.probability for r in decoded.readings)
         for i, sym in enumerate(best.symbols):
+            # Doubt that the grammar settles (a lone stroke before "2+69" can only be a 1) is
+            # no doubt about the answer: weigh each symbol among the valid readings only.
+            agree = sum(r.probability for r in decoded.readings if r.symbols[i] == sym) / total
             if sym != as_read[i]:
                 warnings.append(
                     f"the {ordinal(i + 1)} symbol could be {DISPLAY[sym]} or {DISPLAY[as_read[i]]}"
                 )
-            elif not readable[i]:
+            elif agree < self.low_confidence:
                 warnings.append(f"the {ordinal(i + 1)} symbol is hard to read")
         tokens = [
             Token(sym, float(proba[i, CLASSES.index(sym)]), s.box)

@@ -15,6 +15,7 @@ from mathocr.datasets import (
     read_idx,
 )
 from mathocr.errors import DataError
+from mathocr.symbols import CLASSES
 
 from .conftest import write_data_dir, write_idx
 
@@ -172,3 +173,14 @@ def test_real_data_splits(data_dir):
     assert len(data.train["mdas/train"]) < 4803
     held = {content_hash(i) for i in data.heldout["mdas/test"].X}
     assert not held & {content_hash(i) for s in ("mdas/train", "mdas/val") for i in data.train[s].X}
+    # UNIPEN: training, calibration and held-out writers are three disjoint groups, and the
+    # calibration set holds every class (temperature scaling needs them all)
+    from mathocr.datasets import UNIPEN_CALIBRATION_FRACTION, UNIPEN_SPLIT_SEED, load_unipen, split_writers
+
+    train, held = split_writers(load_unipen(data_dir))
+    cal, test = split_writers(held, UNIPEN_CALIBRATION_FRACTION, UNIPEN_SPLIT_SEED + 1)
+    groups = [{s.writer for s in part} for part in (train, cal, test)]
+    assert all(groups) and not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
+    calibration = data.calibration["unipen/calibration-writers"]
+    assert len(calibration) == len(cal) and set(calibration.y) == set(CLASSES)
+    assert len(data.heldout["unipen/heldout-writers"]) == len(test)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from mathocr.calibration import temperature, uncalibrated
 from mathocr.errors import ModelError
 from mathocr.inference import OnnxSymbolClassifier
 from mathocr.pipeline import (
@@ -125,9 +126,12 @@ def test_inference_form_loads_without_tensorflow(fast_pipeline, tmp_path):
 
 def test_bundled_model_and_card():
     pipe = load_pipeline()
-    assert isinstance(pipe[-1], OnnxSymbolClassifier)
+    # the bundled model is the ONNX classifier, calibrated by one temperature fitted on unseen writers
+    assert isinstance(uncalibrated(pipe)[-1], OnnxSymbolClassifier)
+    assert 1.0 < temperature(pipe) < 3.0
     assert sorted(pipe.classes_) == sorted(CLASSES)
     card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert card["calibration"]["temperature"] == pytest.approx(temperature(pipe), rel=1e-3)
     assert card["sha256"] == hashlib.sha256(DEFAULT_MODEL.read_bytes()).hexdigest()
     for key in ("settings", "training", "data", "metrics", "libraries"):
         assert key in card

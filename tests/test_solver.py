@@ -230,6 +230,11 @@ def test_doubts_are_warned_in_plain_words():
     assert sol.expression == "8-2"
     assert "the 2nd symbol is hard to read" in sol.warnings
     assert not any("x=" in w or "0." in w for w in sol.warnings)
+    # A doubt the grammar settles is none: a stroke that is a 1 or a / cannot be a / first.
+    first = np.full(14, 0.004)
+    first[CLASSES.index("1")], first[CLASSES.index("/")] = 0.6, 0.35
+    sol = Solver(ScriptedClassifier([first, one_hot("2", 0.99)])).solve(draw_page("11")[0])
+    assert (sol.expression, sol.status, sol.warnings) == ("12", "ok", [])
 
 
 def test_bar_between_two_dots_is_read_as_division():

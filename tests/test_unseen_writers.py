@@ -105,3 +105,19 @@ def test_label_issues_found_out_of_fold():
     found = set(np.flatnonzero(issues).tolist())
     assert len(found & set(flipped.tolist())) >= 6
     assert len(found - set(flipped.tolist())) <= 8
+
+
+def ink_aspect(img: np.ndarray) -> float:
+    ink = img > img.max() / 2
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return (cols[-1] - cols[0] + 1) / (rows[-1] - rows[0] + 1)
+
+
+def test_a_bar_is_never_stretched_to_fill_a_box_but_a_flagged_one_is():
+    bar = PenSample((np.array([[0.5, 0.0], [0.45, 1.0]]),), "1", "p/w", "OK", "f:1")
+    flagged = PenSample((np.array([[0.1, 0.3], [0.5, 0.0], [0.45, 1.0]]),), "1", "p/w", "OK", "f:2")
+    bars = render_pen_samples([bar], "u", copies=60, seed=0)
+    flags = render_pen_samples([flagged], "u", copies=60, seed=0)
+    # a thin 1 stays thin in every style; a 1 with a flag is sometimes stretched to a square
+    assert max(ink_aspect(img) for img in bars.X) < 0.6
+    assert max(ink_aspect(img) for img in flags.X) > 0.85
