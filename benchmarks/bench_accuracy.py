@@ -58,7 +58,7 @@ def _solve(benchmark, models, config: str, images: list[np.ndarray]) -> list:
 
     solver = Solver(models.pipe(config, "onnx"))
     return benchmark.pedantic(
-        solver.solve_many, args=(images,), kwargs={"on_error": "return"}, rounds=1, iterations=1
+        lambda: list(solver.solve_many(images, on_error="return")), rounds=1, iterations=1
     )
 
 

@@ -1,4 +1,4 @@
-"""HTTP serving benchmark: waitress + the Flask app, over loopback, against the old design.
+"""HTTP serving benchmark: the Flask app on gunicorn, waitress and the pre-gunicorn server.
 
 Run::
 
@@ -19,6 +19,17 @@ serve``), so the client threads here do not share its interpreter. Figures go to
   shared file and the model is reloaded (``Solver.load``: ``load_pipeline`` with its
   integrity check, then unpickling) inside every request. It also counts the answers
   that came back for *another* request's image, which the shared file causes.
+
+* ``test_compare_servers``: in one run, ``mathocr serve`` on gunicorn (the default),
+  ``mathocr serve --server waitress`` and the server ``mathocr serve`` ran before gunicorn
+  (waitress in pre-forked workers with a shared-memory connection balancer, kept as
+  ``benchmarks/prefork_server.py``); also gunicorn with stock ``gthread`` workers and with 1 and 2
+  threads per worker. All run at once; each gets the same measurements: the 8-client load
+  above, in 5 rounds that take turns in a rotating order (medians of the rounds);
+  ``/healthz`` latency while 200 idle TCP connections are open (probes time out after
+  20 s, and the phase ends after 30 s); the memory of all its processes together (RSS,
+  and PSS, which counts a page shared by n processes as 1/n in each, so copy-on-write
+  sharing shows). Ratios are to the pre-gunicorn server.
 
 Counts and time are bounded; nothing asserts a timing.
 """
@@ -319,6 +330,123 @@ def test_cold_start(benchmark, images):
     assert all(x["status"] in (200, 422) for x in samples)
 
 
+IDLE_CONNECTIONS = 200
+SERVERS = {
+    "gunicorn": SERVE,
+    "waitress": [*SERVE, "--server", "waitress"],
+    # What `mathocr serve` ran before gunicorn, with its defaults (2 workers x 1 thread here).
+    "prefork": [str(Path(__file__).resolve().with_name("prefork_server.py"))],
+    # mathocr serve's gunicorn settings with gunicorn's own gthread worker instead of
+    # mathocr.web.worker.ThreadWorker: why the worker class exists.
+    "gunicorn-stock-gthread": [str(Path(__file__).resolve()), "stock-gthread-server"],
+    # The default's threads per worker (4) against fewer.
+    "gunicorn-threads-1": [*SERVE, "--threads", "1"],
+    "gunicorn-threads-2": [*SERVE, "--threads", "2"],
+}
+ROUNDS = 5
+
+
+def idle_probe(port: int, idle: int = IDLE_CONNECTIONS, probes: int = 30) -> dict:
+    """``/healthz`` latency, one fresh connection per probe, while ``idle`` connections sit open."""
+    sockets = []
+    try:
+        for _ in range(idle):
+            sockets.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(0.2)
+        latencies, failures = [], 0
+        deadline = time.monotonic() + 30
+        for _ in range(probes):
+            t0 = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                conn.request("GET", "/healthz")
+                ok = conn.getresponse().status == 200
+                conn.close()
+            except OSError:
+                ok = False
+            latencies.append(time.perf_counter() - t0)
+            failures += not ok
+            if time.monotonic() > deadline:
+                break
+    finally:
+        for sock in sockets:
+            sock.close()
+    lat = np.array(latencies) * 1000
+    return {
+        "idle_connections": idle,
+        "healthz_probes": len(lat),
+        "healthz_failures": failures,
+        "healthz_p50_ms": round(float(np.percentile(lat, 50)), 1),
+        "healthz_p99_ms": round(float(np.percentile(lat, 99)), 1),
+        "healthz_max_ms": round(float(lat.max()), 1),
+    }
+
+
+def memory_mb(server: Server) -> dict:
+    """RSS and PSS of the server's processes, summed."""
+    main = psutil.Process(server.proc.pid)
+    procs = [main, *main.children(recursive=True)]
+    rss = sum(p.memory_info().rss for p in procs)
+    try:
+        pss = sum(p.memory_full_info().pss for p in procs)
+    except (AttributeError, psutil.AccessDenied):  # PSS is Linux-only
+        pss = float("nan")
+    return {"processes": len(procs), "rss_mb_all": round(rss / 2**20, 1), "pss_mb_all": round(pss / 2**20, 1)}
+
+
+def test_compare_servers(benchmark, images):
+    """gunicorn, waitress and the pre-gunicorn server, measured alike in one run.
+
+    Every server runs at once (idle while another is measured) and the load rounds take
+    turns, in a rotating order, so that a change in what else the machine runs falls on
+    all of them alike.
+    """
+    results: dict[str, dict] = {}
+
+    def measure_all() -> None:
+        servers: dict[str, Server] = {}
+        try:
+            for name, args in SERVERS.items():
+                servers[name] = Server(args)
+            expected = {name: reference_answers(s.port, images) for name, s in servers.items()}
+            runs: dict[str, list[dict]] = {name: [] for name in servers}
+            names = list(servers)
+            for name in names:
+                load_run(servers[name].port, 2, images)  # warm-up
+            for round_ in range(ROUNDS):
+                for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                    runs[name].append(load_run(servers[name].port, 12, images))
+            for name, s in servers.items():
+                merged = {
+                    "answers": [a for r in runs[name] for a in r["answers"]],
+                    "failures": [f for r in runs[name] for f in r["failures"]],
+                }
+                results[name] = {
+                    "ready_s": round(s.ready_s, 2),
+                    **memory_mb(s),
+                    "requests": len(merged["answers"]),
+                    **check(merged, expected[name]),
+                    "p50_ms": round(float(np.median([r["p50_ms"] for r in runs[name]])), 1),
+                    "p99_ms": round(float(np.median([r["p99_ms"] for r in runs[name]])), 1),
+                    "throughput_rps": round(float(np.median([r["throughput_rps"] for r in runs[name]])), 1),
+                    **idle_probe(s.port),
+                }
+        finally:
+            for s in servers.values():
+                s.stop()
+
+    benchmark.pedantic(measure_all, rounds=1, iterations=1)
+    base = results["prefork"]
+    for name, r in results.items():
+        r["p50_ratio_to_prefork"] = round(r["p50_ms"] / base["p50_ms"], 2)
+        r["throughput_ratio_to_prefork"] = round(r["throughput_rps"] / base["throughput_rps"], 2)
+        r["pss_ratio_to_prefork"] = round(r["pss_mb_all"] / base["pss_mb_all"], 2)
+        benchmark.extra_info.update({f"{name}_{k}": v for k, v in r.items()})
+        print(name, json.dumps(r))
+    for name, r in results.items():
+        assert r["errors"] == 0 and r["answers_for_another_image"] == 0, name
+
+
 def test_old_design(benchmark, images):
     """The old request path under the same 8 clients, fewer requests (each reloads the model)."""
     s = Server([str(Path(__file__).resolve()), "old-server"])
@@ -382,3 +510,11 @@ def _serve_old(argv: list[str]) -> None:
 if __name__ == "__main__" and sys.argv[1:2] == ["old-server"]:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     _serve_old(sys.argv)
+elif __name__ == "__main__" and sys.argv[1:2] == ["stock-gthread-server"]:
+    from mathocr.web import server as _server
+    from mathocr.web.app import create_app
+
+    _port = int(sys.argv[sys.argv.index("--port") + 1])
+    _app = create_app({"WARMUP": False, "MATHOCR_WORKER_WARMUP": True})
+    _opts = _server.gunicorn_options("127.0.0.1", _port, _server.default_workers(), 4, worker_class="gthread")
+    sys.exit(_server._run_gunicorn(_app, _opts))

@@ -467,7 +467,8 @@ def _accuracy_lines(f: Figures) -> list[str]:
         if any(r.kind == "expressions_unseen" for r in f.records):
             lines += [
                 "Unseen writers: expressions composed from UNIPEN's held-out writers' glyphs "
-                "(`mathocr.synth.unseen_writer_symbols`), drawn in the pen styles "
+                "(`mathocr.synth.unseen_writer_symbols`: the samples that are dots, "
+                "`mathocr.datasets.dots`, left out), drawn in the pen styles "
                 "(`mathocr.synth.PEN_STYLES`).",
                 "",
             ]
@@ -830,8 +831,8 @@ def _http_lines(path: Path) -> list[str]:
     return [
         "## HTTP",
         "",
-        f"From `benchmarks/bench_http.py` (`{path.name}`, {date} UTC): waitress + the Flask "
-        "app over loopback, and the old request path for comparison.",
+        f"From `benchmarks/bench_http.py` (`{path.name}`, {date} UTC): the Flask app "
+        "over loopback on gunicorn (the default), on waitress and on the pre-fork server it replaced.",
         "",
         *_table(["benchmark", "median round", "figures"], rows),
         "",

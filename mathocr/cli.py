@@ -110,14 +110,25 @@ def _serve_parser(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=None,
-        help="processes sharing the port (default: one per CPU core, at most 4; 1 on Windows)",
+        help="gunicorn worker processes (default: one per CPU core, at most 4; waitress: always 1)",
     )
     p.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="request threads per process (default: 1 with several worker processes, where the work is "
-        "CPU-bound; 4 in a single process)",
+        help="request threads per process (default: 4; solving holds the GIL, so more threads per "
+        "process queue for it, while idle and slow connections hold none)",
+    )
+    p.add_argument(
+        "--server",
+        choices=("gunicorn", "waitress"),
+        default=None,
+        help="WSGI server (default: gunicorn on Linux and macOS, waitress on Windows)",
+    )
+    p.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus metrics (request count and latency by status) on /metrics",
     )
     p.add_argument(
         "--model",
@@ -135,32 +146,57 @@ def _serve_parser(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the drawing page and the JSON API with waitress, a production WSGI server.
+    """Serve the drawing page and the JSON API with gunicorn (waitress on Windows).
 
-    waitress is pure Python, so it runs the same on Linux, macOS and Windows. Solving
-    holds the GIL most of the time, so on POSIX several worker processes share the
-    port (see :mod:`mathocr.web.server`); each loads the model once.
+    Solving holds the GIL most of the time, so gunicorn runs several worker processes
+    (see :mod:`mathocr.web.server`); the model is loaded once, before they are forked.
     """
+    import importlib.util
     import logging
 
     try:
-        from .web.server import default_workers, serve
+        from .web.server import default_server, default_workers, serve
+
+        server = args.server or default_server()
+        if server == "gunicorn":
+            import gunicorn  # noqa: F401
+        # Found, not imported: it reads $PROMETHEUS_MULTIPROC_DIR (set below) on import.
+        if args.metrics and importlib.util.find_spec("prometheus_client") is None:
+            raise ModuleNotFoundError(name="prometheus_client")
     except ImportError as exc:
         raise MathOCRError(
             f"serving needs the 'serve' extra ({exc.name} is missing): pip install 'mathocr[serve]'"
         ) from exc
 
-    workers = default_workers() if args.workers is None else args.workers
-    threads = args.threads if args.threads is not None else (1 if workers > 1 else 4)
+    workers = (default_workers() if server == "gunicorn" else 1) if args.workers is None else args.workers
+    threads = 4 if args.threads is None else args.threads
     if workers < 1 or threads < 1:
         raise MathOCRError("--workers and --threads must be at least 1")
+    if server == "waitress" and workers > 1:
+        raise MathOCRError("--workers must be 1 with waitress (one process); gunicorn runs several")
     if args.max_upload_mb <= 0:
         raise MathOCRError("--max-upload-mb must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limit = int(args.max_upload_mb * 1024 * 1024)
-    config: dict[str, object] = {"MAX_CONTENT_LENGTH": limit}
+    config: dict[str, object] = {"MAX_CONTENT_LENGTH": limit, "METRICS": args.metrics}
     if args.model:
         config["MATHOCR_MODEL"] = args.model
+    if args.metrics and workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker counts in its own memory; a shared directory lets /metrics sum them.
+        import atexit
+        import shutil
+        import tempfile
+
+        shared = tempfile.mkdtemp(prefix="mathocr-metrics-")
+        owner = os.getpid()
+
+        def remove() -> None:
+            # Forked workers inherit this handler; only the process that made it removes it.
+            if os.getpid() == owner:
+                shutil.rmtree(shared, ignore_errors=True)
+
+        atexit.register(remove)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
     try:
         return serve(
             config,
@@ -169,6 +205,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             threads=threads,
             workers=workers,
             max_body=2 * limit + 1024 * 1024,
+            server=server,
         )
     except OSError as exc:
         raise MathOCRError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
@@ -485,6 +522,13 @@ COMMANDS.append(
 
 
 SOLVE_EPILOG = """\
+inputs:
+  IMAGE may be a file, a folder (searched recursively for .png .jpg .jpeg .webp
+  .bmp .gif .tif .tiff, sorted by name), a glob pattern ('scans/**/*.png', quoted so
+  the shell leaves it) or '-' for stdin; --manifest adds the paths listed in a CSV
+  or JSONL file. Inputs are read lazily and solved 32 at a time, so memory stays
+  flat however many there are.
+
 output:
   Plain text: one line per solved image on stdout, "IMAGE: EXPRESSION = VALUE",
   with the decimal form in parentheses when it differs ("a.png: 1/8 = 1/8 (0.125)").
@@ -495,6 +539,13 @@ output:
   --json: exactly one JSON object per image and line on stdout, in the order given,
   failed images included ({"file": ..., "error": ..., "code": ...}); nothing on
   stderr unless the command cannot run at all.
+  --output FILE: the same objects written to FILE as JSON Lines (.jsonl), CSV (.csv:
+  file, status, expression, value, decimal, confidence, code, error, warnings,
+  alternatives) or Parquet (.parquet, needs pyarrow), in input order, flushed as
+  they come; a progress bar on stderr when it is a terminal, and a summary line on
+  stderr at the end (ok, unsure, errors by code, images/s). --resume keeps the
+  results FILE already holds (a run killed half-way) and solves only the others;
+  results are matched by their "file" name, so give the inputs as the first time.
 
 exit status:
   0    every image was solved
@@ -509,18 +560,94 @@ exit status:
 examples:
   mathocr solve mathocr/samples/12+69.png
   mathocr solve --json scans/*.png > results.jsonl
-  mathocr solve - < drawing.png"""
+  mathocr solve - < drawing.png
+  mathocr solve scans/ --output results.csv --jobs 2
+  mathocr solve --manifest class-7b.csv --output marks.jsonl --resume
+  mathocr solve 'captchas/**/*.png' --output scores.parquet --scheduler tcp://10.0.0.5:8786"""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _solve_parser(p: argparse.ArgumentParser) -> None:
     p.epilog = SOLVE_EPILOG
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files to read; '-' reads stdin")
+    p.set_defaults(solve_parser=p)
+    p.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGE",
+        help="image files, folders or glob patterns to read; '-' reads stdin",
+    )
     p.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object per image and line, errors included, on stdout",
     )
     p.add_argument("--model", default=None, metavar="PATH", help="pipeline file (default: the bundled model)")
+    p.add_argument(
+        "--manifest",
+        default=None,
+        metavar="FILE",
+        help="also read the images listed in this CSV or JSONL file (relative paths: from its folder)",
+    )
+    p.add_argument(
+        "--column", default="path", help="the manifest's column of image paths (default: %(default)s)"
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="FILE",
+        help="write the results to FILE (.jsonl, .csv or .parquet) and a summary on stderr",
+    )
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "csv", "parquet"),
+        default=None,
+        help="output format when FILE's suffix does not say, or for stdout (jsonl, csv)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the results --output already holds and solve only the images it lacks",
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="solve in N local processes, each loading the model once (default: 1)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="solve on a Dask LocalCluster of N worker processes (needs dask.distributed)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="solve on this Dask cluster, e.g. tcp://10.0.0.5:8786; the workers read the images, "
+        "so they must see the same paths",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="images classified together, and per task sent to a process (default: 32)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 
 
 def _shown_value(d: dict) -> str:
@@ -529,40 +656,73 @@ def _shown_value(d: dict) -> str:
     return d["value"] if d["value"] == d["decimal"] else f"{d['value']} ({d['decimal']})"
 
 
+def _print_text(rec: dict) -> None:
+    """One record the human way: the result on stdout, its error and warnings on stderr."""
+    name = rec["file"]
+    if rec["status"] != "error":
+        line = f"{name}: {rec['expression']} = {_shown_value(rec)}"
+        if rec["alternatives"]:
+            others = "; ".join(f"{a['expression']} = {_shown_value(a)}" for a in rec["alternatives"])
+            line += f"  [unsure, or: {others}]"
+        print(line, flush=True)
+    else:
+        read = f" (read: {rec['expression']})" if rec.get("tokens") else ""
+        print(f"{name}: error: {rec['error']}{read}", file=sys.stderr, flush=True)
+    for warning in rec["warnings"]:
+        print(f"{name}: warning: {warning}", file=sys.stderr, flush=True)
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
-    """Read each image, solve all of them in one batch, print one result per image.
+    """Read each image, solve them in chunks, print or write one result per image.
 
     Results go to stdout; in plain-text mode errors and warnings go to stderr, so
     stdout holds results only. With ``--json`` every image, failed or not, is one JSON
-    object on one line of stdout. Exit status 1 when any image failed (unreadable, too
-    large, nothing found, no value), else 0; see :data:`SOLVE_EPILOG`.
+    object on one line of stdout; with ``--output`` the same objects go to a file, with
+    a summary on stderr. Exit status 1 when any image failed (unreadable, too large,
+    nothing found, no value), else 0; see :data:`SOLVE_EPILOG`. The machinery is
+    :mod:`mathocr.batch`.
     """
-    import json
+    import contextlib
 
-    from .solver import Solver
+    from . import batch
+    from .solver import BATCH_SIZE, Solver
 
-    solver = Solver.load(args.model)
-    sources = [sys.stdin.buffer.read() if name == "-" else name for name in args.images]
-    solutions = solver.solve_many(sources, on_error="return")
-    failed = False
-    for name, sol in zip(args.images, solutions, strict=True):
-        failed |= sol.error is not None
-        if args.json:
-            print(json.dumps({"file": name, **sol.to_dict()}, ensure_ascii=False), flush=True)
-            continue
-        if sol.error is None:
-            d = sol.to_dict()
-            line = f"{name}: {sol.expression} = {_shown_value(d)}"
-            if d["alternatives"]:
-                others = "; ".join(f"{a['expression']} = {_shown_value(a)}" for a in d["alternatives"])
-                line += f"  [unsure, or: {others}]"
-            print(line, flush=True)
+    if not args.images and args.manifest is None:
+        args.solve_parser.error("the following arguments are required: IMAGE (or --manifest)")
+    if args.resume and args.output is None:
+        args.solve_parser.error("--resume needs --output FILE")
+    if args.workers and args.scheduler:
+        args.solve_parser.error("--workers starts a local cluster; --scheduler uses a running one: not both")
+    fmt = args.format or ("jsonl" if args.json else None)
+    if args.output is not None:
+        fmt = batch.output_format(args.output, fmt)  # a bad suffix fails before any work
+    items = batch.iter_inputs(args.images, manifest=args.manifest, column=args.column)
+    solve: dict = {"model": args.model, "batch_size": args.batch_size or BATCH_SIZE}
+    with contextlib.ExitStack() as stack:
+        if args.workers or args.scheduler:
+            solve["client"] = stack.enter_context(batch.dask_client(args.scheduler, args.workers))
+        elif args.jobs > 1:
+            solve["jobs"] = args.jobs
         else:
-            read = f" (read: {sol.expression})" if sol.tokens else ""
-            print(f"{name}: error: {sol.error}{read}", file=sys.stderr, flush=True)
-        for warning in sol.warnings:
-            print(f"{name}: warning: {warning}", file=sys.stderr, flush=True)
-    return 1 if failed else 0
+            solve["solver"] = Solver.load(args.model)  # here, so a bad model fails before any output
+        if args.output is None and fmt is None:
+            failed = False
+            for rec in batch.solve_records(items, **solve):
+                failed |= rec["status"] == "error"
+                _print_text(rec)
+            return 1 if failed else 0
+        summary = batch.run(
+            items,
+            args.output if args.output is not None else sys.stdout,
+            fmt=fmt,
+            resume=args.resume,
+            # None: a bar only on a terminal's stderr, and not over results shown on it.
+            progress=False if args.no_progress or (args.output is None and sys.stdout.isatty()) else None,
+            **solve,
+        )
+    if args.output is not None:
+        print(f"{args.output}: {summary}", file=sys.stderr, flush=True)
+    return 1 if summary.errors else 0
 
 
 COMMANDS.append(

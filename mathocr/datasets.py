@@ -553,8 +553,7 @@ def load_training_data(
     pen_train: list[PenSample] = []
     calibration: dict[str, SymbolSet] = {}
     if (root / UNIPEN_DIR).is_dir():
-        pen_train, pen_held = split_writers(load_unipen(root))
-        pen_cal, pen_held = split_writers(pen_held, UNIPEN_CALIBRATION_FRACTION, UNIPEN_SPLIT_SEED + 1)
+        pen_train, pen_cal, pen_held = unipen_writer_groups(load_unipen(root))
         heldout["unipen/heldout-writers"] = render_pen_samples(
             pen_held, "unipen/heldout-writers", augment=False
         )
@@ -627,6 +626,62 @@ def split_writers(
     order = np.random.default_rng(seed).permutation(len(writers))
     chosen = {writers[i] for i in order[: round(fraction * len(writers))]}
     return [s for s in samples if s.writer in chosen], [s for s in samples if s.writer not in chosen]
+
+
+def unipen_writer_groups(
+    samples: list[PenSample],
+) -> tuple[list[PenSample], list[PenSample], list[PenSample]]:
+    """UNIPEN's three writer-disjoint groups: training, calibration and held-out writers.
+
+    :data:`UNIPEN_TRAIN_FRACTION` of the writers train; of the others, a seeded
+    :data:`UNIPEN_CALIBRATION_FRACTION` fit the confidence temperature and the rest
+    are the held-out (unseen) writers every report leads with.
+
+    Examples
+    --------
+    >>> train, calibration, heldout = unipen_writer_groups(load_unipen())  # doctest: +SKIP
+    """
+    train, others = split_writers(samples)
+    calibration, heldout = split_writers(others, UNIPEN_CALIBRATION_FRACTION, UNIPEN_SPLIT_SEED + 1)
+    return train, calibration, heldout
+
+
+# A mark whose ink spans less than this share of its writer's digit height is a dot.
+DOT_EXTENT = 0.2
+
+
+def dots(samples: list[PenSample]) -> np.ndarray:
+    """Which samples are dots: ink smaller than :data:`DOT_EXTENT` of the writer's digits.
+
+    No token of the vocabulary is a dot (a lone dot between digits reads as ``·``,
+    a multiplication), yet UNIPEN labels some as ``-``, ``/`` or a digit: a segment
+    cut too short. Drawn alone at a fixed size such a sample becomes a blob whose
+    label no reader could give. The rule is the writer's own scale (the median
+    height of their ``0`` and ``2``-``9``; a ``1`` is all height), not a model's
+    opinion, so it can filter a test set without favouring the model under test.
+    Writers with no such digit keep every sample.
+
+    Returns
+    -------
+    ndarray of bool, shape (len(samples),)
+
+    Examples
+    --------
+    >>> held = unipen_writer_groups(load_unipen())[2]              # doctest: +SKIP
+    >>> int(dots(held).sum())                                       # doctest: +SKIP
+    24
+    """
+    heights: dict[str, list[float]] = {}
+    for s in samples:
+        if s.label.isdigit() and s.label != "1":
+            heights.setdefault(s.writer, []).append(float(np.ptp(np.concatenate(s.strokes)[:, 1])))
+    scale = {w: float(np.median(h)) for w, h in heights.items()}
+    out = np.zeros(len(samples), dtype=bool)
+    for i, s in enumerate(samples):
+        if s.writer in scale:
+            ink = np.concatenate(s.strokes)
+            out[i] = float(np.ptp(ink, axis=0).max()) < DOT_EXTENT * scale[s.writer]
+    return out
 
 
 # How often each of strokes.STYLES is drawn for training (canvas, paper, lowres, box).

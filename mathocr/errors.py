@@ -44,6 +44,12 @@ class ImageTooLargeError(ImageError):
     code = "too_large"
 
 
+class TooManyFieldsError(ImageTooLargeError):
+    """A multipart form with more fields, or a larger field, than the web API accepts (HTTP 413)."""
+
+    code = "too_many_fields"
+
+
 class ExpressionError(MathOCRError):
     """Nothing recognisable, or the recognised tokens are not a valid expression (HTTP 422)."""
 
@@ -78,3 +84,22 @@ class EvaluationError(ExpressionError):
     """A valid expression that has no value, e.g. division by zero."""
 
     code = "division_by_zero"
+
+
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    417: "expectation_failed",
+    422: "invalid_expression",
+    431: "headers_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+    503: "not_ready",
+}
+"""The ``code`` of an HTTP error that is not one of the exceptions above, by status: the web
+app and its server (``mathocr.web``) answer these in the same JSON shape."""

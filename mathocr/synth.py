@@ -357,7 +357,11 @@ def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str
     """The glyphs of UNIPEN's held-out writers (digits and ``+ - * /``), keyed by token.
 
     Expressions composed from them test what the symbol benchmark cannot: writers,
-    and a source, that training never saw a sample of.
+    and a source, that training never saw a sample of. They are drawn as the
+    ``unipen/heldout-writers`` report draws them, less the samples that are dots
+    (:func:`mathocr.datasets.dots`): enlarged into an operator's slot, a dot labelled
+    ``-`` is a ``·`` (a multiplication) to any reader, and an expression holding one
+    has no right answer.
 
     Raises
     ------
@@ -372,7 +376,20 @@ def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str
     """
     from .datasets import data_home
 
-    return _heldout_pool(str(data_home(data_dir)), UNSEEN_WRITER_SOURCES)
+    return _unseen_pool(str(data_home(data_dir)))
+
+
+@lru_cache(maxsize=2)
+def _unseen_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
+    from .datasets import dots, load_unipen, render_pen_samples, unipen_writer_groups
+
+    held = unipen_writer_groups(load_unipen(root))[2]
+    held = [s for s, dot in zip(held, dots(held), strict=True) if not dot]
+    pool = symbol_pool([render_pen_samples(held, UNSEEN_WRITER_SOURCES[0], augment=False)])
+    missing = [t for t in (*DIGITS, *OPERATORS) if t not in pool]
+    if missing:
+        raise DataError(f"no held-out writer's glyph of {', '.join(missing)} under {root}")
+    return pool
 
 
 def heldout_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:

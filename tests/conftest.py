@@ -153,7 +153,7 @@ SLOW_FIXTURES = {
 SLOW_TESTS = {
     "test_same_search_on_dask_cluster_ranks_like_local": "starts a Dask LocalCluster of two processes",
     "test_train_command_writes_a_loadable_model_and_its_card": "runs `mathocr train` end to end",
-    "test_mathocr_serve_end_to_end": "starts `mathocr serve` (one and several processes) over real HTTP",
+    "test_mathocr_serve_end_to_end": "starts `mathocr serve` (gunicorn, 2 workers; waitress) over HTTP",
 }
 
 

@@ -193,6 +193,51 @@ def test_random_real_images(client, data):
         assert body["expression"] == "".join(t["symbol"] for t in body["tokens"])
 
 
+# ---------------------------------------------------------------- the abuse list (issue 17), in process
+# The same list goes over real HTTP, with what only a server can see (huge headers, broken
+# Content-Length, idle and slow connections), in tests/test_serve_abuse.py.
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    idat = chunk(b"IDAT", zlib.compress(b"\0"))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
+
+
+ABUSE = {
+    "deep-json-list": ("POST", SOLVE, b"[" * 100_000 + b"]" * 100_000, "application/json", 400),
+    "deep-json-object": ("POST", SOLVE, b'{"a":' * 100_000, "application/json", 400),
+    "huge-number": ("POST", SOLVE, b'{"image": 1' + b"0" * 100_000 + b"}", "application/json", 400),
+    "bad-utf8-json": ("POST", SOLVE, b'{"image": "\xff\xfe"}', "application/json", 400),
+    "2000-form-fields": ("POST", SOLVE, {f"f{i}": "x" for i in range(2000)}, "multipart/form-data", 413),
+    "20000x20000-png": ("POST", SOLVE, _png_header(20_000, 20_000), "image/png", 413),
+    "broken-multipart": (
+        "POST",
+        SOLVE,
+        b"--x\r\nContent-Disposition: form",
+        "multipart/form-data; boundary=x",
+        400,
+    ),
+    "double-slash-path": ("GET", "//etc/passwd", None, None, 404),
+    "dot-dot-static": ("GET", "/static/../../etc/passwd", None, None, 404),
+    "double-slash-api": ("POST", "/api//v1/solve", b"x", "image/png", 404),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ABUSE))
+def test_abuse_list_is_answered_in_json_without_5xx(client, case):
+    method, path, data, content_type, status = ABUSE[case]
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = client.open(path, method=method, data=data, headers=headers)
+    assert r.status_code == status, r.get_data(as_text=True)[:300]
+    assert r.mimetype == "application/json" and "Location" not in r.headers
+    assert set(r.get_json()["error"]) == {"code", "message"}
+
+
 # ---------------------------------------------------------------- schemathesis
 @pytest.fixture(scope="module")
 def api_schema(app):

@@ -7,9 +7,11 @@ check what lands on stdout and stderr and the exit status.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,6 +185,103 @@ def test_array_round_trip_is_deterministic(tmp_path, capsys, fake_model):
     cli.main(["solve", path, "--json"])
     assert capsys.readouterr().out == first
     assert np.isfinite(json.loads(first)["tokens"][0]["confidence"])
+
+
+# ---------------------------------------------------------------- many images
+
+
+@pytest.fixture
+def pages(tmp_path) -> Path:
+    folder = tmp_path / "pages"
+    (folder / "b").mkdir(parents=True)
+    write_png(folder / "1.png", "10+1")
+    write_png(folder / "b" / "2.png", "1÷10")
+    (folder / "3.png").write_bytes(b"not an image at all")
+    return folder
+
+
+def test_folder_to_csv_file_with_a_summary(pages, tmp_path, capsys, fake_model):
+    out = tmp_path / "results.csv"
+    assert cli.main(["solve", str(pages), "--output", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    # stderr is no terminal here: no progress bar, only the summary line.
+    summary = rf"{re.escape(str(out))}: 3 images in [\d.]+ s \([\d.,]+ images/s\): "
+    summary += r"2 ok, 0 unsure, 1 error \(invalid_image 1\)\n"
+    assert re.fullmatch(summary, captured.err), captured.err
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["file"] for r in rows] == [str(pages / n) for n in ("1.png", "3.png", "b/2.png")]
+    assert [r["value"] for r in rows] == ["11", "", "1/10"]
+    assert rows[1]["code"] == "invalid_image" and rows[2]["decimal"] == "0.1"
+
+
+def test_manifest_glob_and_csv_on_stdout(pages, tmp_path, capsys, fake_model):
+    manifest = tmp_path / "list.csv"
+    manifest.write_text("image,mark\npages/b/2.png,3\n")
+    code = cli.main(["solve", str(pages / "*.png"), "--manifest", str(manifest), "--column", "image"])
+    assert code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"{pages / '1.png'}: 10+1 = 11", f"{tmp_path / 'pages/b/2.png'}: 1/10 = 1/10 (0.1)"]
+    assert cli.main(["solve", "--manifest", str(manifest), "--column", "image", "--format", "csv"]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0].startswith("file,status,expression,value")
+    assert out.out.splitlines()[1].startswith(f"{tmp_path / 'pages/b/2.png'},ok,1/10,1/10,0.1,")
+    assert out.err == ""
+
+
+def test_resume_continues_a_killed_jsonl_output(pages, tmp_path, capsys, fake_model):
+    clf, _ = fake_model
+    out = tmp_path / "out.jsonl"
+    assert cli.main(["solve", str(pages), "-o", str(out), "--batch-size", "1"]) == 1
+    full = out.read_text()
+    first, second, _ = full.splitlines(keepends=True)
+    out.write_text(first + second[:40])  # killed while writing the second line
+    clf.calls.clear()
+    capsys.readouterr()
+    assert cli.main(["solve", str(pages), "-o", str(out), "--resume", "--batch-size", "1"]) == 1
+    assert out.read_text() == full
+    assert clf.calls == [4]  # only b/2.png was classified again (3.png is no image: no call)
+    err = capsys.readouterr().err
+    assert "2 images in " in err and "1 skipped, already in the output" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--resume"], "--resume needs --output FILE"),
+        (["--workers", "2", "--scheduler", "tcp://x:1"], "not both"),
+        (["--output", "results.txt"], "use .jsonl, .csv or .parquet, or --format"),
+        (["--jobs", "0"], "expected a positive integer"),
+    ],
+)
+def test_batch_usage_errors_exit_2(args, message, capsys, fake_model):
+    _, paths = fake_model
+    code = None
+    try:
+        code = cli.main(["solve", "a.png", *args])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert paths == []  # refused before the model was loaded
+
+
+def test_unwritable_output_is_one_line(pages, tmp_path, capsys, fake_model):
+    out = tmp_path / "no-such-folder" / "out.jsonl"
+    assert cli.main(["solve", str(pages), "--output", str(out)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"mathocr solve: error: cannot write {str(out)!r}: No such file or directory\n"
+    )
+
+
+def test_workers_without_dask_is_one_line(capsys, fake_model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    assert cli.main(["solve", "a.png", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mathocr solve: error: --workers and --scheduler need dask.distributed")
+    assert "pip install" in err and len(err.splitlines()) == 1
 
 
 # ---------------------------------------------------------------- --help

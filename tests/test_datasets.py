@@ -175,10 +175,9 @@ def test_real_data_splits(data_dir):
     assert not held & {content_hash(i) for s in ("mdas/train", "mdas/val") for i in data.train[s].X}
     # UNIPEN: training, calibration and held-out writers are three disjoint groups, and the
     # calibration set holds every class (temperature scaling needs them all)
-    from mathocr.datasets import UNIPEN_CALIBRATION_FRACTION, UNIPEN_SPLIT_SEED, load_unipen, split_writers
+    from mathocr.datasets import load_unipen, unipen_writer_groups
 
-    train, held = split_writers(load_unipen(data_dir))
-    cal, test = split_writers(held, UNIPEN_CALIBRATION_FRACTION, UNIPEN_SPLIT_SEED + 1)
+    train, cal, test = unipen_writer_groups(load_unipen(data_dir))
     groups = [{s.writer for s in part} for part in (train, cal, test)]
     assert all(groups) and not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
     calibration = data.calibration["unipen/calibration-writers"]

@@ -102,16 +102,35 @@ def test_classes_order_is_taken_from_the_pipeline(solver, clf):
 
 def test_solve_many_uses_one_batch(solver, clf):
     pages = [draw_page(t)[0] for t in ("1+1", "10", "0-1-1")]
-    sols = solver.solve_many(pages)
+    sols = list(solver.solve_many(pages))
     assert [s.expression for s in sols] == ["1+1", "10", "0-1-1"]
     assert clf.calls == [10]
+
+
+def test_solve_many_is_lazy_and_classifies_in_chunks(solver, clf):
+    texts = ["1+1", "10", "0-1-1", "1", "11-0"]
+    taken = []
+
+    def pages():
+        for t in texts:
+            taken.append(t)
+            yield draw_page(t)[0]
+
+    sols = solver.solve_many(pages(), batch_size=2)
+    assert taken == [] and clf.calls == []  # nothing read before the first result is asked for
+    first = next(sols)
+    assert first.expression == "1+1" and taken == texts[:2] and clf.calls == [5]
+    assert [s.expression for s in sols] == texts[1:]
+    assert clf.calls == [5, 6, 4]  # one classifier call per chunk of two images
+    with pytest.raises(ValueError, match="batch_size"):
+        solver.solve_many(texts, batch_size=0)
 
 
 def test_solve_many_unreadable_images(solver, clf):
     good = draw_page("1+1")[0]
     with pytest.raises(ImageError):
-        solver.solve_many([good, b"junk"])
-    sols = solver.solve_many([good, b"junk", b"%PDF-1.4"], on_error="return")
+        list(solver.solve_many([good, b"junk"]))
+    sols = list(solver.solve_many([good, b"junk", b"%PDF-1.4"], on_error="return"))
     assert sols[0].value == 2
     assert sols[1].error.startswith("not an image") and sols[1].code == "invalid_image"
     assert sols[2].code == UnsupportedImageError.code
@@ -320,7 +339,7 @@ def test_solution_failure_helper():
 
 def test_with_a_really_fitted_tiny_pipeline(tiny_pipeline):
     solver = Solver(tiny_pipeline)
-    sols = solver.solve_many([draw_page("10+1")[0], draw_page("1-0")[0]])
+    sols = list(solver.solve_many([draw_page("10+1")[0], draw_page("1-0")[0]]))
     for sol, n in zip(sols, (4, 3), strict=True):
         assert len(sol.tokens) == n
         assert all(t.symbol in CLASSES and 0 <= t.confidence <= 1 for t in sol.tokens)
@@ -349,7 +368,7 @@ def test_bundled_model_reads_synthetic_expressions(bundled_solver, data_dir):
 
     styles = ["clean", "colour", "photo", "chalk"]
     items = make_expression_set(64, styles=styles, seed=2024, data_dir=data_dir)
-    sols = bundled_solver.solve_many([it.image for it in items])
+    sols = list(bundled_solver.solve_many([it.image for it in items]))
     exact = np.mean([s.expression == it.expression for s, it in zip(sols, items, strict=True)])
     # A regression guard: the bundled model reads 60 of these 64; the 97% target over
     # every style is tracked by the benchmark report (benchmarks/results/report.md).

@@ -8,6 +8,7 @@ import pytest
 from mathocr.datasets import (
     SEMEION_FILE,
     UNSEEN_WRITERS,
+    dots,
     load_semeion,
     load_training_data,
     render_pen_samples,
@@ -121,3 +122,19 @@ def test_a_bar_is_never_stretched_to_fill_a_box_but_a_flagged_one_is():
     # a thin 1 stays thin in every style; a 1 with a flag is sometimes stretched to a square
     assert max(ink_aspect(img) for img in bars.X) < 0.6
     assert max(ink_aspect(img) for img in flags.X) > 0.85
+
+
+def test_a_dot_is_told_by_its_writers_own_scale():
+    def sample(label: str, writer: str, *points: tuple[float, float]) -> PenSample:
+        return PenSample((np.array(points, dtype=np.float32),), label, writer, "OK", f"f:{len(points)}")
+
+    big = [sample(d, "big", (0, 0), (30, 100)) for d in "023"]  # digits 100 units tall
+    small = [sample(d, "small", (0, 0), (3, 10)) for d in "023"]  # digits 10 units tall
+    marks = [
+        sample("-", "big", (0, 50), (15, 51)),  # a short dash: 15% of the digits' height
+        sample("-", "big", (0, 50), (40, 52)),  # a dash
+        sample("-", "small", (0, 5), (4, 5)),  # 4 units: a dot beside "big"'s digits, not "small"'s
+        sample("1", "big", (0, 0), (1, 100)),
+        sample("/", "nobody", (0, 0), (1, 1)),  # no digits to judge by: kept
+    ]
+    assert dots(big + small + marks).tolist() == [False] * 6 + [True, False, False, False, False]

@@ -1,6 +1,6 @@
 """The Flask application that serves a fitted mathocr pipeline: drawing page and JSON API.
 
-Use :func:`create_app` and a production WSGI server (``mathocr serve`` runs waitress);
+Use :func:`create_app` and a production WSGI server (``mathocr serve`` runs gunicorn; waitress on Windows);
 the model is loaded, checked and warmed up once, in :func:`create_app`, and shared by
 every request thread. Requests keep their data in memory only: nothing is written to
 disk, so concurrent requests cannot see each other's images.
@@ -30,17 +30,19 @@ import logging
 import os
 import re
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import IO, Any
 
-from flask import Blueprint, Flask, Request, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 import mathocr
 from mathocr import errors
+from mathocr.errors import HTTP_CODES
 from mathocr.io import read_image
 
 from .handwriting import render_png
@@ -56,17 +58,13 @@ DEFAULT_MAX_IMAGE_PIXELS = 25_000_000
 """A 24-megapixel photo fits. Below the reader's own limit because up to one decoded
 image per server thread is held at once (25 MP in RGB is 75 MB)."""
 
-# Werkzeug's HTTP errors get stable snake_case codes, like mathocr's own errors.
-_HTTP_CODES: dict[int, str] = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid_expression",
-    500: "internal_error",
-    503: "not_ready",
-}
+DEFAULT_MAX_FORM_PARTS = 100
+"""The API reads one form field; a few more (a browser's extras) are harmless."""
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+access_log = logging.getLogger("mathocr.access")
+"""One JSON line per request: ``id``, ``method``, ``path``, ``status``, ``ms``, ``symbols``."""
 
 _DATA_URL = re.compile(r"^data:(?P<type>[^;,]*)(?P<params>(;[^,]*)?),(?P<data>.*)$", re.DOTALL)
 
@@ -174,9 +172,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             Largest request body in bytes (default 10 MiB); larger ones get 413.
         ``MAX_IMAGE_PIXELS``
             Largest image, width x height (default 25 million); larger ones get 413.
+        ``MAX_FORM_PARTS``
+            Most multipart fields (default 100); more get 413 ``too_many_fields``.
         ``WARMUP``
             Solve one small drawing before serving so the first user does not pay
             ONNX Runtime's first-run cost (default True).
+        ``METRICS``
+            Serve Prometheus metrics on ``/metrics`` (default False). Set
+            ``$PROMETHEUS_MULTIPROC_DIR`` before starting several worker processes so
+            that every worker's counts are summed.
 
     Returns
     -------
@@ -201,11 +205,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SOLVER=None,
         MAX_CONTENT_LENGTH=DEFAULT_MAX_UPLOAD_BYTES,
         MAX_IMAGE_PIXELS=DEFAULT_MAX_IMAGE_PIXELS,
+        MAX_FORM_PARTS=DEFAULT_MAX_FORM_PARTS,
         WARMUP=True,
+        METRICS=False,
     )
     app.config.update(config or {})
     # A data URL sent as a plain multipart field is held to the same limit as a file part.
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
+    # "//etc/passwd" or "/healthz/" are not this app's paths: 404, never a redirect.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
 
     t0 = time.perf_counter()
     solver = app.config["SOLVER"]
@@ -225,7 +234,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(_bp)
     _register_error_handlers(app)
+    app.before_request(_start_request)
     app.after_request(_security_headers)
+    app.after_request(_finish_request)
+    if app.config["METRICS"]:
+        app.extensions["mathocr.metrics"] = _Metrics()
+        app.add_url_rule("/metrics", "metrics", _metrics_page)
     return app
 
 
@@ -281,6 +295,7 @@ def solve() -> ResponseReturnValue:
     )
     state: ServingState = current_app.extensions["mathocr"]
     solution = state.solver.solve(image)
+    g.symbols = len(getattr(solution, "tokens", None) or ())
     body = solution.to_dict()
     if getattr(solution, "error", None):
         # One error shape for the whole API: the solver's flat "error"/"code" strings move
@@ -294,6 +309,15 @@ def solve() -> ResponseReturnValue:
 
 def _request_image() -> bytes:
     """The image bytes of the request, from whichever of the accepted forms it uses."""
+    try:
+        return _read_image_field()
+    except OSError:
+        # The client stopped sending mid-body (the server's read timed out or the
+        # connection broke): the request is incomplete, not a server fault.
+        raise ApiError(400, "bad_request", "The request body did not arrive in full.") from None
+
+
+def _read_image_field() -> bytes:
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
         upload = request.files.get("image")
@@ -306,7 +330,8 @@ def _request_image() -> bytes:
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         try:
             body = json.loads(request.get_data(cache=False))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: nesting deeper than the parser's stack ("[" x 100000).
             raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
         if not isinstance(body, dict) or not isinstance(body.get("image"), str):
             raise ApiError(
@@ -389,7 +414,10 @@ def _register_error_handlers(app: Flask) -> None:
         status = exc.code or 500
         if status >= 500:
             return _internal_error()
-        response = _error_response(status, _HTTP_CODES.get(status, "http_error"), _http_message(exc))
+        code = HTTP_CODES.get(status, "http_error")
+        if status == 413 and _form_limit_refused():
+            code = errors.TooManyFieldsError.code
+        response = _error_response(status, code, _http_message(exc))
         # Keep protocol headers such as 405's Allow.
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
@@ -414,9 +442,30 @@ def _http_message(exc: HTTPException) -> str:
             f"; use {allowed}." if allowed else "."
         )
     if exc.code == 413:
-        limit = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        config = current_app.config
+        limit = config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        if _form_limit_refused():
+            return (
+                f"The form has too many fields or too large a field: the limits are "
+                f"{config['MAX_FORM_PARTS']} fields and "
+                f"{config['MAX_FORM_MEMORY_SIZE'] / (1024 * 1024):g} MB "
+                "per field; send the picture in the one field 'image'."
+            )
         return f"The upload is too large: the limit is {limit:g} MB."
+    if exc.code == 400:
+        return "The request is malformed (its body, form encoding or headers cannot be read)."
     return exc.description or exc.name
+
+
+def _form_limit_refused() -> bool:
+    """Whether a 413 came from a form limit: Werkzeug raises the same error for the body
+    limit and the form limits; only a body within its limit points at the form."""
+    length = request.content_length
+    return (
+        request.mimetype == "multipart/form-data"
+        and length is not None
+        and length <= current_app.config["MAX_CONTENT_LENGTH"]
+    )
 
 
 def _internal_error():
@@ -440,3 +489,78 @@ def _security_headers(response):
     if request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    g.symbols = None
+    # A caller's id (a proxy's, a client's) is kept when it is a plain token; else one is made.
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _finish_request(response: Response) -> Response:
+    started = g.get("started")
+    request_id = g.get("request_id") or uuid.uuid4().hex  # before_request did not run (a routing error)
+    response.headers["X-Request-ID"] = request_id
+    seconds = time.perf_counter() - started if started is not None else 0.0
+    metrics: _Metrics | None = current_app.extensions.get("mathocr.metrics")
+    if metrics is not None:
+        try:
+            metrics.observe(response.status_code, seconds)
+        except Exception:  # counting must never cost a user their answer
+            log.exception("could not record metrics")
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            json.dumps(
+                {
+                    "id": request_id,
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round(seconds * 1000, 1),
+                    "symbols": g.get("symbols"),
+                }
+            )
+        )
+    return response
+
+
+class _Metrics:
+    """Prometheus request count and latency by status, in a registry of this app's own."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mathocr_http_requests", "HTTP requests answered, by status.", ["status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "mathocr_http_request_seconds",
+            "Time from the request's arrival in the app to its answer, by status.",
+            ["status"],
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+            registry=self.registry,
+        )
+
+    def observe(self, status: int, seconds: float) -> None:
+        self.requests.labels(str(status)).inc()
+        self.latency.labels(str(status)).observe(seconds)
+
+    def exposition(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Several worker processes: sum what each one wrote to the shared directory.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def _metrics_page() -> ResponseReturnValue:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    metrics: _Metrics = current_app.extensions["mathocr.metrics"]
+    return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])

@@ -1,13 +1,16 @@
-"""Run the app on waitress: one process, or several sharing one listening socket.
+"""Run the app: gunicorn on Linux and macOS, waitress on Windows (and on request).
 
-Why several: solving an image is mostly Python and numpy work that holds the GIL, so
-one process uses about one core however many threads it has. Measured on the 2-core
-reference machine with 8 concurrent clients: one process answered 126 requests/s
-(p50 59 ms); two processes on one socket, with connections balanced between them
-(:class:`_Balance`), 399 requests/s (p50 20 ms). waitress has no process manager
-of its own, so this module forks the workers (POSIX only), gives each its own app (the
-model is loaded after the fork: ONNX Runtime sessions must not cross a fork), restarts
-a worker that dies, and stops them all on SIGTERM or Ctrl+C.
+gunicorn (the server Flask's deployment docs list first) manages the worker processes:
+``--workers`` processes (default one per core, at most 4: solving holds the GIL, so one
+process uses about one core) with ``--threads`` request threads each. The app, and so the
+model, is built once in the master process before the workers are forked
+(``preload_app``): the workers share its memory copy-on-write, and a model that cannot be
+loaded stops ``mathocr serve`` before anything listens. The worker class is
+:class:`mathocr.web.worker.ThreadWorker`, gunicorn's ``gthread`` with request heads read by
+the event loop (idle and slow-sending connections hold no thread) and JSON error answers.
+
+gunicorn does not run on Windows; there (or with ``server="waitress"``) one waitress
+process serves with ``threads`` threads.
 
 Examples
 --------
@@ -18,126 +21,177 @@ Examples
 from __future__ import annotations
 
 import logging
-import mmap
 import os
-import signal
-import socket
 import sys
-import time
 from collections.abc import Mapping
 from typing import Any
 
-import waitress
+from flask import Flask
 
 from .app import create_app
 
-__all__ = ["default_workers", "serve"]
+__all__ = [
+    "GUNICORN_DEFAULTS",
+    "STARTUP_FAILED",
+    "default_server",
+    "default_workers",
+    "gunicorn_options",
+    "serve",
+]
 
 STARTUP_FAILED = 2
-"""Exit status of a worker that could not build its app (e.g. a corrupt model file), and of
-:func:`serve` then: the status the command line gives errors a user can fix."""
+"""Exit status of :func:`serve` when the workers could not start: the status the command
+line gives errors a user can fix."""
 
-_RESPAWN_WINDOW_S = 10.0
-_MAX_RESPAWNS = 5
+GUNICORN_DEFAULTS: dict[str, Any] = {
+    "worker_class": "mathocr.web.worker.ThreadWorker",
+    # An idle connection (a new one before its first byte, or a kept-alive one) is
+    # closed after this many seconds; it costs a file descriptor meanwhile, not a thread.
+    "keepalive": 5,
+    # A worker whose event loop is silent this long is killed and replaced.
+    "timeout": 60,
+    "graceful_timeout": 30,
+    "limit_request_line": 8190,
+    "limit_request_fields": 100,
+    "limit_request_field_size": 8190,
+    # Connections per worker, idle ones included (waitress's own limit is 100).
+    "worker_connections": 1000,
+    "backlog": 2048,
+    "preload_app": True,
+    "proc_name": "mathocr",
+    "errorlog": "-",
+    "loglevel": "info",
+    # mathocr.web writes its own access log (one JSON line per request).
+    "accesslog": None,
+    # gunicornc's socket (in the home directory) is not needed: signals control the server.
+    "control_socket_disable": True,
+}
+"""The gunicorn settings ``mathocr serve`` uses besides bind, workers and threads."""
 
 
 def default_workers() -> int:
-    """One worker process per CPU core, at most 4; 1 where ``os.fork`` is missing (Windows)."""
-    if not hasattr(os, "fork"):
+    """One worker process per CPU core, at most 4; 1 on Windows (no fork, no gunicorn)."""
+    if sys.platform == "win32":
         return 1
     return max(1, min(os.cpu_count() or 1, 4))
 
 
-def _waitress_options(threads: int, max_body: int) -> dict[str, Any]:
-    # waitress buffers a whole body before the app sees it: cap it a little above
-    # Flask's limit (so the app still answers 413 as JSON) and keep it in memory,
-    # never in a temporary file.
-    return {
-        "threads": threads,
-        "ident": "mathocr",
-        "max_request_body_size": max_body,
-        "inbuf_overflow": max_body,
-    }
+def default_server() -> str:
+    """``"gunicorn"`` where it runs (Linux, macOS), ``"waitress"`` on Windows."""
+    return "waitress" if sys.platform == "win32" else "gunicorn"
 
 
-def _quiet_queue_warnings() -> None:
-    # With one thread per worker, a request waiting for the one before it is the
-    # design, not a fault; waitress would log a warning for each (hundreds a second
-    # under load, each costing CPU that the requests need).
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class _Balance:
-    """Open connections per worker, in memory the forked workers share.
+def gunicorn_options(host: str, port: int, workers: int, threads: int, **overrides: Any) -> dict[str, Any]:
+    """The complete gunicorn settings for :func:`serve`.
 
-    Workers share one listening socket and the kernel hands each new connection to
-    whichever asks first, so a keep-alive client stays with a worker picked at
-    random: measured with 8 clients on 2 workers, splits like 6/2 cut throughput by
-    up to a third against 4/4. Here a worker takes new connections only while it
-    holds no more than any other (nginx's "least connections"). The least loaded
-    always keeps listening, so a new connection is never left in the backlog.
+    Examples
+    --------
+    >>> opts = gunicorn_options("::1", 8000, workers=2, threads=4)
+    >>> opts["bind"], opts["workers"], opts["preload_app"]
+    (['[::1]:8000'], 2, True)
     """
-
-    UNKNOWN = 2**31 - 1  # a worker not serving yet (starting, replaced) holds no one back
-
-    def __init__(self, workers: int):
-        self._mem = mmap.mmap(-1, 4 * workers)  # anonymous and shared across fork
-        self.counts = memoryview(self._mem).cast("i")
-        for slot in range(workers):
-            self.forget(slot)
-
-    def forget(self, slot: int) -> None:
-        self.counts[slot] = self.UNKNOWN
-
-    def gate(self, server: Any, sock: socket.socket, slot: int) -> None:
-        """Make ``server``'s listener on ``sock`` accept only while this worker is least loaded."""
-        # create_server returns the listener itself for one socket, else a holder of several.
-        channels = server._map if getattr(server, "socket", None) is sock else server.map
-        listener = next(d for d in channels.values() if getattr(d, "socket", None) is sock)
-        readable, counts = listener.readable, self.counts
-
-        def least_loaded() -> bool:
-            # Called by waitress before every select(); its own checks (connection
-            # limit, idle-channel clean-up) still run first.
-            ok = readable()
-            mine = counts[slot] = len(channels)
-            return ok and mine <= min(counts)
-
-        listener.readable = least_loaded
+    chosen = {"bind": [_bind(host, port)], "workers": workers, "threads": threads}
+    return {**GUNICORN_DEFAULTS, **chosen, **overrides}
 
 
-def _announce(host: str, port: int, workers: int, threads: int) -> None:
+def _announce(server: str, host: str, port: int, workers: int, threads: int) -> None:
     where = f"[{host}]" if ":" in host else host
     print(
-        f"mathocr serving http://{where}:{port}/ with {workers} process(es) x {threads} thread(s) "
-        "(Ctrl+C stops)",
+        f"mathocr serving http://{where}:{port}/ on {server} with {workers} process(es) x {threads} "
+        "thread(s) (Ctrl+C stops)",
         file=sys.stderr,
         flush=True,
     )
+
+
+def _warm_up_worker(worker: Any) -> None:
+    """gunicorn's post_worker_init: the warm-up solve, in each worker, after the fork.
+
+    Not in the master: a process that has run ONNX Runtime and then forks leaves the
+    children a runtime that aborts them at exit ("terminate called after throwing an
+    instance of 'std::system_error'"). The model's arrays, loaded in the master, stay
+    shared; each worker builds its own ONNX Runtime session (a few MB) here.
+    """
+    app: Flask = worker.wsgi
+    state = app.extensions["mathocr"]
+    if app.config.get("MATHOCR_WORKER_WARMUP"):
+        import time
+
+        from mathocr.io import read_image
+
+        from .handwriting import render_png
+
+        t0 = time.perf_counter()
+        state.solver.solve(read_image(render_png("12+3", size=(300, 100))))
+        state.warmup_seconds = time.perf_counter() - t0
+
+
+def _run_gunicorn(app: Flask, options: Mapping[str, Any]) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from . import worker
+
+    hooks = {
+        "post_worker_init": _warm_up_worker,
+        "pre_fork": worker.pre_fork,
+        "child_exit": worker.child_exit,
+    }
+    options = {**hooks, **options}
+
+    class _Application(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    try:
+        _Application().run()
+    except SystemExit as exc:  # gunicorn's arbiter ends with sys.exit
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # 1: the address could not be bound; 3: a worker failed to boot; 4: no app.
+        if code:
+            print(
+                f"mathocr serve: error: gunicorn stopped with status {code} (its log above says why)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return STARTUP_FAILED
+        return 0
+    return 0
 
 
 def serve(
     config: Mapping[str, Any],
     host: str = "127.0.0.1",
     port: int = 8000,
-    threads: int = 1,
+    threads: int = 4,
     workers: int = 1,
     max_body: int = 21 << 20,
+    server: str | None = None,
 ) -> int:
     """Serve :func:`mathocr.web.create_app` ``(config)`` until stopped.
 
     Parameters
     ----------
     config : mapping
-        Passed to :func:`mathocr.web.create_app` in every worker.
+        Passed to :func:`mathocr.web.create_app`, once, in this process.
     host, port : str, int
         Where to listen.
     threads : int
         Request threads per worker process.
     workers : int
-        Processes sharing the listening socket (forked; 1 where fork is missing).
+        gunicorn worker processes (waitress: always one process).
     max_body : int
-        Largest request body waitress buffers, in bytes.
+        Largest request body waitress buffers, in bytes (gunicorn streams bodies to the
+        app, which refuses those over ``MAX_CONTENT_LENGTH`` before reading them).
+    server : {"gunicorn", "waitress"}, optional
+        Default: :func:`default_server`.
 
     Returns
     -------
@@ -147,88 +201,40 @@ def serve(
     Raises
     ------
     mathocr.errors.MathOCRError
-        The model could not be loaded (single-process mode).
+        The model could not be loaded.
     OSError
-        The address is in use or cannot be bound.
+        The address is in use or cannot be bound (waitress).
     """
-    options = _waitress_options(threads, max_body)
-    _quiet_queue_warnings()
-    if workers <= 1 or not hasattr(os, "fork"):
-        app = create_app(config)
-        _announce(host, port, 1, threads)
-        waitress.serve(app, host=host, port=port, **options)
+    server = server or default_server()
+    if server == "gunicorn":
+        # Loaded (and its checksum checked) before any fork: one copy, shared by every
+        # worker; the warm-up runs in each worker (see _warm_up_worker).
+        warm = config.get("WARMUP", True)
+        app = create_app({**config, "WARMUP": False, "MATHOCR_WORKER_WARMUP": warm})
+        _announce("gunicorn", host, port, workers, threads)
+        return _run_gunicorn(app, gunicorn_options(host, port, workers, threads))
+    app = create_app(config)
+    if server == "waitress":
+        import waitress
+
+        # With few threads, a request waiting for one is the design, not a fault; waitress
+        # would log a warning for each (hundreds a second under load).
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        _announce("waitress", host, port, 1, threads)
+        # Bodies stay in memory: waitress's temporary-file threshold is its body cap.
+        waitress.serve(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="mathocr",
+            max_request_body_size=max_body,
+            inbuf_overflow=max_body,
+            # waitress stops accepting at 100 open connections (its default), so 100 idle
+            # ones stalled every other client; 500 stays under Windows' select() limit
+            # (512), and a connection silent for 30 s is closed.
+            connection_limit=500,
+            channel_timeout=30,
+        )
         return 0
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=1024)
-    _announce(host, port, workers, threads)
-    balance = _Balance(workers)
-    children: dict[int, int] = {}  # pid -> slot in `balance`
-    stopping = False
-
-    def spawn(slot: int) -> None:
-        balance.forget(slot)
-        pid = os.fork()
-        if pid == 0:  # the worker: whatever happens, it never returns into the parent's loop
-            status = 1
-            try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl+C
-                try:
-                    app = create_app(config)
-                except Exception as exc:  # reported once, by the worker that saw it
-                    print(f"mathocr serve: error: {exc}", file=sys.stderr, flush=True)
-                    status = STARTUP_FAILED
-                else:
-                    server = waitress.create_server(app, sockets=[sock], **options)
-                    balance.gate(server, sock, slot)
-                    server.run()
-                    status = 0
-            finally:
-                os._exit(status)
-        children[pid] = slot
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        for slot in range(workers):
-            spawn(slot)
-        respawns: list[float] = []
-        status = 0
-        while children:
-            try:
-                pid, wait_status = os.wait()
-            except ChildProcessError:
-                break
-            slot = children.pop(pid, None)
-            if slot is None:
-                continue
-            balance.forget(slot)
-            if stopping:
-                continue
-            if os.waitstatus_to_exitcode(wait_status) == STARTUP_FAILED:
-                status = STARTUP_FAILED
-                stop()
-                continue
-            # A worker died (killed, out of memory): replace it, unless they keep dying.
-            now = time.monotonic()
-            respawns = [t for t in respawns if now - t < _RESPAWN_WINDOW_S] + [now]
-            if len(respawns) > _MAX_RESPAWNS:
-                print("mathocr serve: error: workers keep dying; stopping", file=sys.stderr, flush=True)
-                status = STARTUP_FAILED
-                stop()
-                continue
-            spawn(slot)
-        return status
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        sock.close()
+    raise ValueError(f"unknown server {server!r}")
