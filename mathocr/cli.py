@@ -13,11 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import MathOCRError
+
+if TYPE_CHECKING:
+    from .region import Region
+    from .solver import Solution, Solver
 
 # Synthetic pages the bundled model was trained with (mathocr.pagecrops).
 DEFAULT_PAGES = 5000
@@ -527,7 +531,10 @@ inputs:
   .bmp .gif .tif .tiff, sorted by name), a glob pattern ('scans/**/*.png', quoted so
   the shell leaves it) or '-' for stdin; --manifest adds the paths listed in a CSV
   or JSONL file. Inputs are read lazily and solved 32 at a time, so memory stays
-  flat however many there are.
+  flat however many there are. --region X,Y,W,H reads only that rectangle of every
+  image (pixels of the image as shown upright, after its EXIF orientation; clipped
+  at the right and bottom edges); an image it does not reach fails with the code
+  invalid_region. Token boxes stay in the whole image's pixels.
 
 output:
   Plain text: one line per solved image on stdout, "IMAGE: EXPRESSION = VALUE",
@@ -561,6 +568,7 @@ examples:
   mathocr solve mathocr/samples/12+69.png
   mathocr solve --json scans/*.png > results.jsonl
   mathocr solve - < drawing.png
+  mathocr solve photo.jpg --region 120,340,600,180
   mathocr solve scans/ --output results.csv --jobs 2
   mathocr solve --manifest class-7b.csv --output marks.jsonl --resume
   mathocr solve 'captchas/**/*.png' --output scores.parquet --scheduler tcp://10.0.0.5:8786"""
@@ -648,6 +656,25 @@ def _solve_parser(p: argparse.ArgumentParser) -> None:
         help="images classified together, and per task sent to a process (default: 32)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    p.add_argument(
+        "--region",
+        default=None,
+        metavar="X,Y,W,H",
+        help="read only this rectangle of every image, in pixels (left, top, width, height); "
+        "solved in this process, so not with --jobs, --workers or --scheduler",
+    )
+
+
+class _RegionSolver:
+    """A solver that reads the same region of every image: how ``--region`` reaches
+    :mod:`mathocr.batch`, which calls only ``solve_many``."""
+
+    def __init__(self, solver: Solver, region: Region) -> None:
+        self.solver = solver
+        self.region = region
+
+    def solve_many(self, images: Iterable[Any], **kwargs: Any) -> Iterator[Solution]:
+        return self.solver.solve_many(images, region=self.region, **kwargs)
 
 
 def _shown_value(d: dict) -> str:
@@ -672,6 +699,22 @@ def _print_text(rec: dict) -> None:
         print(f"{name}: warning: {warning}", file=sys.stderr, flush=True)
 
 
+def _solve_region(args: argparse.Namespace) -> Region | None:
+    """The parsed ``--region``, or None; a bad value or combination is a usage error (exit 2)."""
+    if args.region is None:
+        return None
+    # The region is solved by this process's solver; the pool and cluster workers load their own.
+    if args.jobs > 1 or args.workers or args.scheduler:
+        args.solve_parser.error("--region solves in this process: not with --jobs, --workers or --scheduler")
+    from .errors import RegionError
+    from .region import Region
+
+    try:
+        return Region.parse(args.region)
+    except RegionError as exc:
+        args.solve_parser.error(f"--region: {exc}")
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     """Read each image, solve them in chunks, print or write one result per image.
 
@@ -693,6 +736,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         args.solve_parser.error("--resume needs --output FILE")
     if args.workers and args.scheduler:
         args.solve_parser.error("--workers starts a local cluster; --scheduler uses a running one: not both")
+    region = _solve_region(args)
     fmt = args.format or ("jsonl" if args.json else None)
     if args.output is not None:
         fmt = batch.output_format(args.output, fmt)  # a bad suffix fails before any work
@@ -705,6 +749,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
             solve["jobs"] = args.jobs
         else:
             solve["solver"] = Solver.load(args.model)  # here, so a bad model fails before any output
+            if region is not None:
+                solve["solver"] = _RegionSolver(solve["solver"], region)
         if args.output is None and fmt is None:
             failed = False
             for rec in batch.solve_records(items, **solve):

@@ -50,6 +50,12 @@ class TooManyFieldsError(ImageTooLargeError):
     code = "too_many_fields"
 
 
+class RegionError(ImageError):
+    """A region of the image to read that is malformed or lies outside the image (HTTP 400)."""
+
+    code = "invalid_region"
+
+
 class ExpressionError(MathOCRError):
     """Nothing recognisable, or the recognised tokens are not a valid expression (HTTP 422)."""
 

@@ -185,3 +185,48 @@ class ScriptedClassifier:
         out, self.rows = self.rows[:n], self.rows[n:]
         assert len(out) == n, "more crops than scripted rows"
         return np.stack(out)
+
+
+# ---------------------------------------------------------------- pages with more than the sum
+def page_with_a_table_edge(text: str) -> tuple[np.ndarray, list[tuple[int, int, int, int]], tuple[int, ...]]:
+    """``text`` drawn by :func:`draw_page` on a larger page beside a dark block (a table's edge).
+
+    Returns the page, the expression's ink boxes on it and the region that holds it, x, y, w, h.
+    """
+    line, boxes = draw_page(text)
+    h, w = line.shape[:2]
+    page = np.full((h + 240, w + 320, 3), 255, np.uint8)
+    page[20:200, 10:230] = 25  # above and left of the expression, never inside its region
+    page[200 : 200 + h, 280 : 280 + w] = line
+    return page, [(x + 280, y + 200, bw, bh) for x, y, bw, bh in boxes], (280, 200, w, h)
+
+
+DESK_SUM_BOX = (430, 400, 740, 260)
+"""x, y, w, h of a box around the sum of :func:`desk_photo`, in its pixels (``scale=1``)."""
+
+
+def desk_photo(scale: int = 1):
+    """A 1200x700 RGB PIL image (times ``scale``): "25+17" in the web page's pen at the bottom
+    right, and a dark block at the top left, a table's edge in a photo."""
+    from PIL import Image
+
+    from mathocr.web.handwriting import render
+
+    im = Image.new("RGB", (1200, 700), (255, 255, 255))
+    im.paste(render("25+17", (700, 220)).convert("RGB"), (450, 420))
+    im.paste((30, 25, 20), (40, 40, 400, 300))
+    return im.resize((1200 * scale, 700 * scale)) if scale != 1 else im
+
+
+def sideways_jpeg(upright) -> bytes:
+    """``upright`` (a PIL image) as a phone stores it: turned on its side, EXIF orientation 6
+    ("rotate 90° clockwise to show"), so that a reader that applies EXIF gets ``upright`` back."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    upright.rotate(90, expand=True).save(buf, format="JPEG", quality=92, exif=exif.tobytes())
+    return buf.getvalue()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mathocr.web import create_app
+from mathocr.web.handwriting import render_png
 
 SOLVE = "/api/v1/solve"
 FUZZ = settings(
@@ -191,6 +192,57 @@ def test_random_real_images(client, data):
     body = assert_well_formed(r, {200, 422})
     if r.status_code == 200:
         assert body["expression"] == "".join(t["symbol"] for t in body["tokens"])
+
+
+REGION_IMAGE = render_png("12+3", size=(300, 100))
+# Mostly boxes near the 300x100 image (inside, across its edges, just off it, empty), so
+# that many requests are solved; then any text, and lists of the wrong length.
+NEAR_BOX = st.tuples(st.integers(0, 320), st.integers(0, 120), st.integers(0, 400), st.integers(0, 150))
+REGION_TEXT = (
+    NEAR_BOX.map(lambda v: ",".join(map(str, v)))
+    | st.text(max_size=30)
+    | st.lists(st.integers(-5, 400), min_size=3, max_size=5).map(lambda v: ",".join(map(str, v)))
+)
+REGION_JSON = (
+    NEAR_BOX.map(lambda v: dict(zip("xywh", v, strict=True)))
+    | JSON_VALUES
+    | st.fixed_dictionaries({k: st.integers(-5, 400) | JSON_VALUES for k in "xywh"})
+)
+
+
+@FUZZ
+@given(region=REGION_TEXT)
+def test_random_form_regions(client, region):
+    """Any region field on a real drawing: a reading, a 422, or 400 invalid_region."""
+    r = client.post(
+        SOLVE,
+        data={"image": (io.BytesIO(REGION_IMAGE), "x.png"), "region": region},
+        content_type="multipart/form-data",
+    )
+    body = assert_well_formed(r, {200, 400, 422})
+    if r.status_code == 400:
+        assert body["error"]["code"] == "invalid_region"
+
+
+@FUZZ
+@given(region=REGION_JSON)
+def test_random_json_regions(client, region):
+    r = client.post(
+        SOLVE,
+        json={"image": "data:image/png;base64," + base64.b64encode(REGION_IMAGE).decode(), "region": region},
+    )
+    body = assert_well_formed(r, {200, 400, 422})
+    if r.status_code == 400:
+        assert body["error"]["code"] == "invalid_region"
+    if r.status_code != 400:
+        # Accepted: null, or four whole numbers whose box starts on the 300x100 image.
+        assert region is None or (
+            region["x"] < 300 and region["y"] < 100 and min(region["w"], region["h"]) > 0
+        )
+        for token in body.get("tokens", []):
+            x, y, w, h = token["box"]
+            assert region is None or (region["x"] <= x and region["y"] <= y)
+            assert x + w <= 300 and y + h <= 100
 
 
 # ---------------------------------------------------------------- the abuse list (issue 17), in process

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 import statistics
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from playwright.sync_api import Error as PlaywrightError
 
 from mathocr.web import create_app
 from mathocr.web.handwriting import layout, render_png
+
+from ._expr_drawing import DESK_SUM_BOX, desk_photo, sideways_jpeg
 
 pytestmark = pytest.mark.browser
 
@@ -135,10 +138,15 @@ def draw_with_mouse(page: Page, text: str) -> None:
 
 
 def draw_with_touch(page: Page, text: str) -> None:
+    touch_strokes(page, canvas_strokes(page, text))
+
+
+def touch_strokes(page: Page, strokes) -> None:
+    """Strokes, in page coordinates, made with a finger."""
     # Playwright has no touch drag; Chrome's DevTools protocol dispatches real touch input,
     # which the page receives as pointer events of type "touch".
     cdp = page.context.new_cdp_session(page)
-    for stroke in canvas_strokes(page, text):
+    for stroke in strokes:
         kinds = ["touchStart"] + ["touchMove"] * (len(stroke) - 1)
         for kind, (x, y) in zip(kinds, stroke, strict=True):
             cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
@@ -475,6 +483,125 @@ def test_upload_a_downscaled_photo_keeps_boxes_aligned(page):
     xs = [float(v) for v in p.locator("#boxes rect").evaluate_all("rs => rs.map(r => r.getAttribute('x'))")]
     assert max(xs) < 1600
     Image.open(buf)  # the upload itself was a valid JPEG
+
+
+# ---------------------------------------------------------------- a box around the sum on a photo
+def drag(page: Page, start: tuple[float, float], end: tuple[float, float], touch: bool = False) -> None:
+    """Drag from ``start`` to ``end`` (canvas pixels) with the mouse, or with a finger."""
+    steps = [tuple(a + (b - a) * i / 8 for a, b in zip(start, end, strict=True)) for i in range(9)]
+    (points,) = on_page(page, [steps])
+    (touch_strokes if touch else draw_strokes)(page, [points])
+
+
+def upload_desk_photo(page: Page) -> None:
+    buf = io.BytesIO()
+    desk_photo().save(buf, format="PNG")
+    page.set_input_files(
+        "#file", files=[{"name": "desk.png", "mimeType": "image/png", "buffer": buf.getvalue()}]
+    )
+    expect(page.locator("#status")).to_contain_text("Loaded desk.png")
+
+
+def sent_regions(page: Page) -> list[str | None]:
+    """The ``region`` field of each solve request the page makes from now on (None: none)."""
+    seen: list[str | None] = []
+
+    def note(request) -> None:
+        if "/api/v1/solve" in request.url:
+            found = re.search(rb'name="region"\r\n\r\n([^\r]*)\r\n', request.post_data_buffer or b"")
+            seen.append(found.group(1).decode() if found else None)
+
+    page.on("request", note)
+    return seen
+
+
+def shown_boxes(page: Page) -> list[list[float]]:
+    """The token boxes drawn over the canvas, x, y, w, h in canvas pixels."""
+    return page.locator("#boxes rect").evaluate_all(
+        "rs => rs.map(r => ['x', 'y', 'width', 'height'].map(a => Number(r.getAttribute(a))))"
+    )
+
+
+def assert_near(sent: str, expected: tuple[float, ...], tolerance: float) -> None:
+    values = [int(v) for v in sent.split(",")]
+    assert max(abs(a - b) for a, b in zip(values, expected, strict=True)) <= tolerance, (sent, expected)
+
+
+def test_drag_a_box_around_the_sum_on_a_photo(page):
+    p = page.page
+    regions = sent_regions(p)
+    upload_desk_photo(p)
+    expect(p.locator("#select")).to_be_visible()
+    expect(p.locator("#select")).to_have_attribute("aria-pressed", "true")
+    expect(p.locator("#whole")).to_be_hidden()
+    solve(p)
+    assert shown_answer(p)[0] == "025+17"  # the whole photo: the table's edge is read as a 0
+
+    x, y, w, h = DESK_SUM_BOX
+    drag(p, (x, y), (x + w, y + h))
+    expect(p.locator("#answer")).to_be_hidden()  # a new box clears the answer to the old one
+    expect(p.locator("#area path")).to_have_count(1)
+    expect(p.locator("#whole")).to_be_visible()
+    assert (
+        p.locator("#boxes rect").count() == 0 and p.evaluate("document.querySelectorAll('#pad').length") == 1
+    )
+    solve(p)
+    assert shown_answer(p) == ("25+17", "42")
+    assert regions[0] is None
+    assert_near(regions[1], DESK_SUM_BOX, 2)  # the canvas shows the photo at its own size
+    drawn = shown_boxes(p)
+    assert len(drawn) == 5
+    for bx, by, bw, bh in drawn:  # boxes lie inside the dragged box, on the photo's ink
+        assert x - 2 <= bx and y - 2 <= by and bx + bw <= x + w + 2 and by + bh <= y + h + 2
+
+    p.click("#whole")  # back to the whole photo
+    expect(p.locator("#area *")).to_have_count(0)
+    expect(p.locator("#whole")).to_be_hidden()
+    solve(p)
+    assert regions[2] is None and shown_answer(p)[0] == "025+17"
+
+
+def test_box_on_an_exif_rotated_downscaled_photo_with_a_finger(page):
+    """A phone JPEG stored sideways (EXIF orientation 6), too large to show at its size:
+    the page shows it upright at 2/3, and the box dragged over it reaches the server in
+    the upright photo's pixels, the ones the server reads."""
+    p = page.page
+    sideways = sideways_jpeg(desk_photo(scale=2))  # 2400x1400 when shown upright
+    regions = sent_regions(p)
+    p.set_input_files("#file", files=[{"name": "phone.jpg", "mimeType": "image/jpeg", "buffer": sideways}])
+    expect(p.locator("#status")).to_contain_text("Loaded phone.jpg")
+    assert p.eval_on_selector("#pad", "c => [c.width, c.height]") == [1600, 933]  # upright, not 933x1600
+    shown = 1600 / 2400
+    x, y, w, h = (v * 2 * shown for v in DESK_SUM_BOX)  # the box in canvas pixels
+    drag(p, (x, y), (x + w, y + h), touch=True)
+    expect(p.locator("#whole")).to_be_visible()
+    solve(p)
+    assert shown_answer(p) == ("25+17", "42")
+    assert_near(regions[0], tuple(2 * v for v in DESK_SUM_BOX), 4)  # in the upright photo's pixels
+    drawn = shown_boxes(p)
+    assert len(drawn) == 5
+    for bx, by, bw, bh in drawn:
+        assert x - 2 <= bx and y - 2 <= by and bx + bw <= x + w + 2 and by + bh <= y + h + 2
+
+
+def test_a_tap_on_a_photo_selects_nothing_and_clear_forgets_the_box(page):
+    p = page.page
+    upload_desk_photo(p)
+    expect(p.locator("#select")).to_be_visible()
+    drag(p, (500, 500), (501, 501))  # a tap
+    expect(p.locator("#area *")).to_have_count(0)
+    expect(p.locator("#whole")).to_be_hidden()
+    drag(p, (100, 100), (300, 200))
+    expect(p.locator("#area path")).to_have_count(1)
+    # Select area off: the pen draws on the photo again, and the box stays.
+    p.click("#select")
+    expect(p.locator("#select")).to_have_attribute("aria-pressed", "false")
+    draw_strokes(p, on_page(p, [[(600, 100), (700, 150)]]))
+    expect(p.locator("#area path")).to_have_count(1)
+    p.click("#clear")
+    expect(p.locator("#area *")).to_have_count(0)
+    expect(p.locator("#select")).to_be_hidden()
+    expect(p.locator("#whole")).to_be_hidden()
 
 
 def test_upload_something_that_is_not_a_picture(page):

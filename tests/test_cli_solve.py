@@ -24,7 +24,7 @@ from mathocr import cli
 from mathocr.solver import Solver
 from mathocr.symbols import CLASSES
 
-from ._expr_drawing import ScriptedClassifier, ShapeClassifier, draw_page, one_hot
+from ._expr_drawing import ScriptedClassifier, ShapeClassifier, draw_page, one_hot, page_with_a_table_edge
 
 
 @pytest.fixture
@@ -253,6 +253,10 @@ def test_resume_continues_a_killed_jsonl_output(pages, tmp_path, capsys, fake_mo
         (["--workers", "2", "--scheduler", "tcp://x:1"], "not both"),
         (["--output", "results.txt"], "use .jsonl, .csv or .parquet, or --format"),
         (["--jobs", "0"], "expected a positive integer"),
+        (["--region", "1,2,3"], "--region: the region must be four whole numbers"),
+        (["--region", "1,2,0,4"], "width and height must be at least 1 pixel"),
+        (["--region", "1,2,3,4", "--jobs", "2"], "--region solves in this process"),
+        (["--region", "1,2,3,4", "--workers", "2"], "--region solves in this process"),
     ],
 )
 def test_batch_usage_errors_exit_2(args, message, capsys, fake_model):
@@ -265,6 +269,24 @@ def test_batch_usage_errors_exit_2(args, message, capsys, fake_model):
     assert code == 2
     assert message in capsys.readouterr().err
     assert paths == []  # refused before the model was loaded
+
+
+def test_region_reads_one_box_of_every_image(tmp_path, capsys, fake_model):
+    page, _, (x, y, w, h) = page_with_a_table_edge("10+1")
+    a = tmp_path / "a.png"
+    Image.fromarray(page).save(a)
+    b = write_png(tmp_path / "b.png", "1+1")  # too small for the region: fails alone
+    assert cli.main(["solve", str(a), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["expression"] == "010+1"  # the block read as a 0
+    region = f"{x},{y},{w},{h}"
+    assert cli.main(["solve", str(a), b, "--json", "--region", region]) == 1
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["expression"] == "10+1" and first["value"] == "11"
+    assert all(t["box"][0] >= x and t["box"][1] >= y for t in first["tokens"])  # whole-image pixels
+    assert second["code"] == "invalid_region" and "outside" in second["error"]
+    out = tmp_path / "out.csv"
+    assert cli.main(["solve", str(a), "--region", region, "--output", str(out)]) == 0
+    assert next(csv.DictReader(out.open()))["expression"] == "10+1"
 
 
 def test_unwritable_output_is_one_line(pages, tmp_path, capsys, fake_model):

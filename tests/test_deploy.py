@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -30,10 +31,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from mathocr import errors
+from mathocr.region import Region
 from mathocr.solver import Alternative, Solution, Solver, Token
 from mathocr.web import create_app
 from mathocr.web.app import DEFAULT_MAX_UPLOAD_BYTES, openapi_spec
 from mathocr.web.handwriting import render, render_png
+
+from ._expr_drawing import DESK_SUM_BOX, desk_photo, sideways_jpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLVE = "/api/v1/solve"
@@ -255,6 +259,61 @@ def test_openapi_documents_statuses_and_error_codes():
     assert incomplete["expression"] == "23+" and incomplete["error"]["code"] == "incomplete_expression"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1,2,3,4",
+        " 1 , 2 ,3, 4 ",
+        "0,0,1,1",
+        "1,2,3",
+        "1,2,3,4,5",
+        "-1,2,3,4",
+        "1.0,2,3,4",
+        "1,2,3,4\n",
+        "1\t,2,3,4",
+        "\u0661,2,3,4",
+        "1234567890,1,1,1",
+        "",
+    ],
+)
+def test_openapi_region_pattern_is_what_the_server_parses(text):
+    """The form field's pattern accepts exactly the text the server reads as four numbers
+    (sizes of 0 match it and are refused for what they are: empty boxes)."""
+    spec = openapi_spec()
+    form = spec["paths"]["/api/v1/solve"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    pattern = form["schema"]["properties"]["region"]["pattern"]
+    # ECMA-262's "$" (JSON Schema's regexes) never matches before a final newline; Python's does.
+    matches = re.fullmatch(pattern.removeprefix("^").removesuffix("$"), text) is not None
+    try:
+        Region.parse(text)
+        parsed = True
+    except errors.RegionError as exc:
+        parsed = "at least 1 pixel" in str(exc)
+    assert matches == parsed
+
+
+def test_openapi_documents_the_region():
+    spec = openapi_spec()
+    post = spec["paths"]["/api/v1/solve"]["post"]
+    content = post["requestBody"]["content"]
+    assert "region" in content["multipart/form-data"]["schema"]["properties"]
+    assert content["application/json"]["schema"]["properties"]["region"] == {
+        "$ref": "#/components/schemas/Region"
+    }
+    region = spec["components"]["schemas"]["Region"]
+    assert region["required"] == ["x", "y", "w", "h"] and region["additionalProperties"] is False
+    assert region["nullable"] is True
+    assert _conforms(spec, region, region["example"]) == []
+    assert _conforms(spec, region, {"x": 0, "y": 0, "w": 0, "h": 1}) != []
+    assert "invalid_region" in spec["components"]["responses"]["BadRequest"]["description"]
+    for text in (
+        post["description"],
+        region["description"],
+        spec["components"]["schemas"]["Token"]["properties"]["box"]["description"],
+    ):
+        assert "EXIF" in text
+
+
 def test_answers_match_the_openapi_description(client):
     spec = openapi_spec()
     schemas = spec["components"]["schemas"]
@@ -328,6 +387,143 @@ def test_boxes_are_in_image_pixels(client):
     for token in r.get_json()["tokens"]:
         x, y, w, h = token["box"]
         assert 0 <= x and 0 <= y and x + w <= 600 and y + h <= 200 and w > 0 and h > 0
+
+
+# ---------------------------------------------------------------- a region of the image
+SUM_REGION = dict(zip("xywh", DESK_SUM_BOX, strict=True))
+
+
+def encoded(im: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
+def solve_region(client, data: bytes, region: str | None, filename: str = "photo.png"):
+    fields: dict[str, Any] = {"image": (io.BytesIO(data), filename)}
+    if region is not None:
+        fields["region"] = region
+    return client.post(SOLVE, data=fields, content_type="multipart/form-data")
+
+
+def inside(box: list[int], region: dict[str, int]) -> bool:
+    x, y, w, h = box
+    return (
+        region["x"] <= x
+        and region["y"] <= y
+        and x + w <= region["x"] + region["w"]
+        and y + h <= region["y"] + region["h"]
+    )
+
+
+def test_region_reads_only_the_box_and_answers_in_image_pixels(client):
+    data = encoded(desk_photo())
+    whole = solve_region(client, data, None).get_json()
+    assert any(t["box"][0] < 400 for t in whole["tokens"])  # the dark block became a symbol
+    r = solve_region(client, data, "430,400,740,260")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert_solution(body)
+    assert (body["expression"], body["value"]) == ("25+17", "42")
+    assert all(inside(t["box"], SUM_REGION) for t in body["tokens"])
+    # Exactly the boxes of the cut-out picture, moved by the region's corner: whole-image pixels.
+    cut = encoded(desk_photo().crop((430, 400, 1170, 660)))
+    alone = multipart(client, cut).get_json()
+    assert [t["box"] for t in body["tokens"]] == [
+        [x + 430, y + 400, w, h] for x, y, w, h in (t["box"] for t in alone["tokens"])
+    ]
+    # The same region as JSON gives the same answer; null is no region at all.
+    assert client.post(SOLVE, json={"image": data_url(data), "region": SUM_REGION}).get_json() == body
+    assert client.post(SOLVE, json={"image": data_url(data), "region": None}).get_json() == whole
+
+
+def test_region_past_the_edges_is_clipped(client):
+    data = encoded(desk_photo())
+    exact = solve_region(client, data, "430,400,770,300").get_json()
+    clipped = solve_region(client, data, "430,400,99999,99999")
+    assert clipped.status_code == 200 and clipped.get_json() == exact
+    assert exact["expression"] == "25+17"
+
+
+def test_region_is_in_the_pixels_of_the_photo_shown_upright(client):
+    """A phone JPEG stored sideways with EXIF orientation 6: the region and the boxes are in
+    the upright picture's pixels, as a browser shows it, not in the stored ones."""
+    upright = desk_photo()
+    sideways = sideways_jpeg(upright)
+    assert Image.open(io.BytesIO(sideways)).size == (700, 1200)
+    r = solve_region(client, sideways, "430,400,740,260", "phone.jpg")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert body["expression"] == "25+17"
+    assert all(inside(t["box"], SUM_REGION) for t in body["tokens"])
+    reference = solve_region(client, encoded(upright), "430,400,740,260").get_json()
+    for a, b in zip(body["tokens"], reference["tokens"], strict=True):
+        assert max(abs(u - v) for u, v in zip(a["box"], b["box"], strict=True)) <= 3
+    # x 800 is inside the upright picture (1200 wide) but not the stored one (700 wide).
+    assert solve_region(client, sideways, "800,400,300,260").status_code in (200, 422)
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        "",
+        "430,400,740",
+        "430,400,740,260,1",
+        "a,b,c,d",
+        "-1,400,740,260",
+        "430.5,400,740,260",
+        "430,400,0,260",
+        "1" * 5000 + ",1,1,1",
+        "430;400;740;260",
+    ],
+)
+def test_400_malformed_region_in_a_form(client, region):
+    data = encoded(desk_photo())
+    body = assert_error(solve_region(client, data, region), 400, "invalid_region")
+    assert len(body["error"]["message"]) < 200  # quotes what was sent, not all of it
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        "430,400,740,260",
+        [430, 400, 740, 260],
+        {"x": 430, "y": 400, "w": 740},
+        {"x": 430, "y": 400, "w": 740, "h": 260, "z": 1},
+        {"x": 430.0, "y": 400, "w": 740, "h": 260},
+        {"x": "430", "y": 400, "w": 740, "h": 260},
+        {"x": True, "y": 400, "w": 740, "h": 260},
+        {"x": 430, "y": -1, "w": 740, "h": 260},
+        {"x": 430, "y": 400, "w": 740, "h": 0},
+        {"x": 430, "y": 400, "w": 740, "h": None},
+        {"x": 10**30, "y": 400, "w": 740, "h": 260},
+    ],
+)
+def test_400_malformed_region_in_json(client, region):
+    data = encoded(desk_photo())
+    assert_error(client.post(SOLVE, json={"image": data_url(data), "region": region}), 400, "invalid_region")
+
+
+def test_400_region_outside_the_image_or_sent_as_a_file(client):
+    data = encoded(desk_photo())
+    body = assert_error(solve_region(client, data, "1200,0,10,10"), 400, "invalid_region")
+    assert "outside the 1200x700 image" in body["error"]["message"]
+    assert_error(solve_region(client, data, "0,700,10,10"), 400, "invalid_region")
+    fields = {
+        "image": (io.BytesIO(data), "photo.png"),
+        "region": (io.BytesIO(b"430,400,740,260"), "region.txt"),
+    }
+    r = client.post(SOLVE, data=fields, content_type="multipart/form-data")
+    assert_error(r, 400, "invalid_region")
+
+
+def test_the_solver_gets_the_region_only_when_one_is_sent():
+    app, solver = fake_app(Solution("1", Fraction(1), [Token("1", 0.9, (5, 6, 7, 8))]))
+    client = app.test_client()
+    assert multipart(client, png("1")).status_code == 200
+    assert solve_region(client, png("1"), "1,2,3,4").status_code == 200
+    # Without a region the solver is called as the SOLVER contract says: solve(pixels).
+    assert solver.keywords == [{}, {"region": Region(1, 2, 3, 4)}]
 
 
 # ---------------------------------------------------------------- 4xx errors
@@ -518,9 +714,11 @@ class FakeSolver:
     def __init__(self, result: Solution | BaseException):
         self.result = result
         self.seen: list[np.ndarray] = []
+        self.keywords: list[dict[str, Any]] = []
 
-    def solve(self, image):
+    def solve(self, image, **kwargs):
         self.seen.append(image)
+        self.keywords.append(kwargs)
         if isinstance(self.result, BaseException):
             raise self.result
         return self.result

@@ -10,11 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mathocr.errors import ImageError, UnsupportedImageError
+from mathocr.errors import ImageError, RegionError, UnsupportedImageError
+from mathocr.region import Region
 from mathocr.solver import Solution, Solver, Token
 from mathocr.symbols import CLASSES
 
-from ._expr_drawing import ScriptedClassifier, ShapeClassifier, draw_page, one_hot, shadow
+from ._expr_drawing import (
+    ScriptedClassifier,
+    ShapeClassifier,
+    draw_page,
+    one_hot,
+    page_with_a_table_edge,
+    shadow,
+    sideways_jpeg,
+)
 
 
 @pytest.fixture
@@ -79,6 +88,97 @@ def test_exif_rotated_photo(solver):
     sol = solver.solve(buf.getvalue())
     assert sol.expression == "10-1"
     assert max(t.box[0] + t.box[2] for t in sol.tokens) <= page.shape[1]
+
+
+# ---------------------------------------------------------------- reading a region
+def test_region_is_cut_before_segmentation_and_boxes_stay_in_image_pixels(solver):
+    page, boxes, region = page_with_a_table_edge("10+1")
+    whole = solver.solve(page)
+    assert len(whole.tokens) == 5  # the dark block is read as a symbol of its own
+    sol = solver.solve(page, region=region)
+    assert sol.expression == "10+1" and sol.value == 11
+    for tok, box in zip(sol.tokens, boxes, strict=True):
+        assert np.abs(np.array(tok.box) - box).max() <= 4
+    # Exactly the boxes of the cut-out image, moved by the region's corner.
+    x, y, w, h = region
+    alone = solver.solve(np.ascontiguousarray(page[y : y + h, x : x + w]))
+    assert [t.box for t in sol.tokens] == [
+        (bx + x, by + y, bw, bh) for bx, by, bw, bh in (t.box for t in alone.tokens)
+    ]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "280,200,270,176",
+        " 280 , 200 , 270 , 176 ",
+        (280, 200, 270, 176),
+        [np.int64(280), 200, 270, 176],
+        {"x": 280, "y": 200, "w": 270, "h": 176},
+        Region(280, 200, 270, 176),
+        "280,200,99999,99999",  # past the right and bottom edges: clipped to the image
+    ],
+)
+def test_region_forms_and_clipping(solver, form):
+    page, _, region = page_with_a_table_edge("10+1")
+    assert region == (280, 200, 270, 176)  # what the forms above spell out
+    sol = solver.solve(png(page), region=form)
+    assert sol.expression == "10+1"
+    assert [t.box for t in sol.tokens] == [t.box for t in solver.solve(page, region=region).tokens]
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        ("1,2,3", "four whole numbers"),
+        ("1,2,3,4,5", "four whole numbers"),
+        ("-1,2,3,4", "four whole numbers"),
+        ("1.5,2,3,4", "four whole numbers"),
+        ("1,2,3,4\n", "four whole numbers"),
+        ("\u0661,2,3,4", "four whole numbers"),  # an Arabic-Indic one: int() would take it
+        ("1" * 5000 + ",1,1,1", "four whole numbers"),
+        ("", "four whole numbers"),
+        ((1, 2, 3), "four whole numbers"),
+        (b"\x01\x02\x03\x04", "four whole numbers"),
+        (12, "four whole numbers"),
+        ((1.0, 2, 3, 4), "x must be an integer"),
+        ((1, True, 3, 4), "y must be an integer"),
+        ((1, 2, "3", 4), "w must be an integer"),
+        ({"x": 1, "y": 2, "w": 3}, "exactly the keys"),
+        ({"x": 1, "y": 2, "w": 3, "h": 4, "z": 0}, "exactly the keys"),
+        ((-1, 0, 3, 4), "cannot be negative"),
+        ((0, 0, 0, 4), "at least 1 pixel"),
+        ((0, 0, 4, -2), "at least 1 pixel"),
+        ((590, 0, 10, 10), "outside the 590x416 image"),
+        ((0, 416, 10, 10), "outside the 590x416 image"),
+    ],
+)
+def test_bad_regions_are_region_errors(solver, region, message):
+    page, _, _ = page_with_a_table_edge("10+1")
+    assert page.shape[:2] == (416, 590)
+    with pytest.raises(RegionError, match=message) as info:
+        solver.solve(page, region=region)
+    assert info.value.code == "invalid_region" and isinstance(info.value, ImageError)
+
+
+def test_region_is_in_the_pixels_of_the_upright_exif_image(solver):
+    page, boxes, region = page_with_a_table_edge("10-1")
+    sol = solver.solve(sideways_jpeg(Image.fromarray(page)), region=region)
+    assert sol.expression == "10-1"
+    for tok, box in zip(sol.tokens, boxes, strict=True):
+        assert np.abs(np.array(tok.box) - box).max() <= 4
+
+
+def test_solve_many_reads_the_same_region_of_every_image(solver, clf):
+    page, _, region = page_with_a_table_edge("10+1")
+    small = draw_page("1+1")[0]  # 176 pixels high: the region starts below it
+    with pytest.raises(RegionError):
+        solver.solve_many([page], region="1,2")  # a malformed region fails at the call, not later
+    sols = list(solver.solve_many([page, small, page], region=region, on_error="return"))
+    assert [s.expression for s in sols] == ["10+1", "", "10+1"]
+    assert sols[1].code == "invalid_region" and "outside" in sols[1].error
+    with pytest.raises(RegionError):
+        list(solver.solve_many([page, small], region=region))
 
 
 def test_fraction_value_and_to_dict(solver):

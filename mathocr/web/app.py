@@ -42,8 +42,9 @@ from werkzeug.exceptions import HTTPException
 
 import mathocr
 from mathocr import errors
-from mathocr.errors import HTTP_CODES
+from mathocr.errors import HTTP_CODES, RegionError
 from mathocr.io import read_image
+from mathocr.region import Region
 
 from .handwriting import render_png
 
@@ -167,7 +168,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             Path of the pipeline file; default ``$MATHOCR_MODEL``, then the bundled model.
         ``SOLVER``
             An object with ``solve(pixels) -> Solution`` (``pixels``: the decoded ``uint8``
-            array) to use instead of loading one; tests inject fakes through it.
+            array) to use instead of loading one; tests inject fakes through it. A request
+            that names a region calls ``solve(pixels, region=Region(...))`` instead
+            (:class:`mathocr.region.Region`).
         ``MAX_CONTENT_LENGTH``
             Largest request body in bytes (default 10 MiB); larger ones get 413.
         ``MAX_IMAGE_PIXELS``
@@ -285,8 +288,8 @@ def openapi() -> ResponseReturnValue:
 
 @_bp.post("/api/v1/solve")
 def solve() -> ResponseReturnValue:
-    """Read the uploaded image, solve it, answer the Solution JSON."""
-    data = _request_image()
+    """Read the uploaded image (or the region of it the request names), answer the Solution JSON."""
+    data, region = _request_image()
     # Decoded here, under this server's limits, so the solver gets pixels, never a path.
     image = read_image(
         data,
@@ -294,7 +297,8 @@ def solve() -> ResponseReturnValue:
         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
     )
     state: ServingState = current_app.extensions["mathocr"]
-    solution = state.solver.solve(image)
+    # Without a region the solver is called as the SOLVER contract has always said: solve(pixels).
+    solution = state.solver.solve(image) if region is None else state.solver.solve(image, region=region)
     g.symbols = len(getattr(solution, "tokens", None) or ())
     body = solution.to_dict()
     if getattr(solution, "error", None):
@@ -307,8 +311,8 @@ def solve() -> ResponseReturnValue:
     return jsonify(body)
 
 
-def _request_image() -> bytes:
-    """The image bytes of the request, from whichever of the accepted forms it uses."""
+def _request_image() -> tuple[bytes, Region | None]:
+    """The image bytes of the request and the region to read, from whichever accepted form it uses."""
     try:
         return _read_image_field()
     except OSError:
@@ -317,8 +321,9 @@ def _request_image() -> bytes:
         raise ApiError(400, "bad_request", "The request body did not arrive in full.") from None
 
 
-def _read_image_field() -> bytes:
+def _read_image_field() -> tuple[bytes, Region | None]:
     mimetype = request.mimetype
+    region: Region | None = None
     if mimetype == "multipart/form-data":
         upload = request.files.get("image")
         if upload is not None:
@@ -327,6 +332,7 @@ def _read_image_field() -> bytes:
             data = _decode_data_url(request.form["image"])
         else:
             raise ApiError(400, "missing_image", "Send the picture in the form field 'image'.")
+        region = _form_region()
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         try:
             body = json.loads(request.get_data(cache=False))
@@ -340,6 +346,7 @@ def _read_image_field() -> bytes:
                 'Send JSON like {"image": "data:image/png;base64,..."}.',
             )
         data = _decode_data_url(body["image"])
+        region = _json_region(body.get("region"))
     elif mimetype.startswith("image/") or mimetype == "application/octet-stream":
         data = request.get_data(cache=False)
     elif not mimetype and not request.content_length:
@@ -353,7 +360,26 @@ def _read_image_field() -> bytes:
         )
     if not data:
         raise ApiError(400, "missing_image", "The image is empty.")
-    return data
+    return data, region
+
+
+def _form_region() -> Region | None:
+    """The multipart field ``region``, ``"x,y,w,h"``, when the form has one."""
+    if "region" in request.files:
+        # A file part would otherwise be ignored, and the whole image read without a word.
+        raise RegionError('the region must be a plain form field "x,y,w,h", not a file')
+    text = request.form.get("region")
+    return None if text is None else Region.parse(text)
+
+
+def _json_region(value: Any) -> Region | None:
+    """The JSON member ``region``, ``{"x": .., "y": .., "w": .., "h": ..}``; null means none."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        # Region.parse also takes "x,y,w,h" and lists; the JSON API has one documented form.
+        raise RegionError('the region must be an object like {"x": 10, "y": 20, "w": 300, "h": 100}')
+    return Region.parse(value)
 
 
 def _decode_data_url(text: str) -> bytes:

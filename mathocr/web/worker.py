@@ -35,6 +35,7 @@ import os
 import re
 import time
 from functools import partial
+from http import HTTPStatus
 from selectors import EVENT_READ
 from typing import Any
 
@@ -72,16 +73,13 @@ for _slot in range(_SLOTS):
 
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,15})[ \t]*\r\n")
-_REASONS = {
-    400: "Bad Request",
-    403: "Forbidden",
-    408: "Request Timeout",
-    414: "URI Too Long",
-    417: "Expectation Failed",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-}
+
+
+def _phrase(status: int, default: str = "Error") -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return default
 
 
 def _limit_message(status: int, cfg: Any) -> str:
@@ -224,7 +222,7 @@ class ThreadWorker(gthread.ThreadWorker):
 
         def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
             # gunicorn's own message may quote the offending bytes; ours names the limit.
-            reason = _REASONS.get(status_int, reason)
+            reason = _phrase(status_int, reason)
             util.write_nonblock(sock, json_error_bytes(status_int, reason, _limit_message(status_int, cfg)))
 
         # gunicorn answers protocol errors through this one function; in this worker
@@ -322,5 +320,5 @@ class ThreadWorker(gthread.ThreadWorker):
         # A stopping worker does not wait for connections that have not begun a request.
         for conn in [c for c in self.pending_conns if c.timeout <= now or not (self.alive or c.head)]:
             late = getattr(conn, "head_started", None) is not None
-            reply = json_error_bytes(408, _REASONS[408], _limit_message(408, self.cfg)) if late else None
+            reply = json_error_bytes(408, _phrase(408), _limit_message(408, self.cfg)) if late else None
             self._drop_pending(conn, reply)

@@ -1,5 +1,6 @@
-// The drawing page: pointer-event drawing (mouse, touch, pen), undo/clear, photo upload,
-// and the call to POST api/v1/solve. No dependencies, so the page works offline.
+// The drawing page: pointer-event drawing (mouse, touch, pen), undo/clear, photo upload
+// with a box dragged around the sum, and the call to POST api/v1/solve. No dependencies,
+// so the page works offline.
 //
 // Drawings are read as they are written: once the pen has rested for AUTO_SOLVE_MS the
 // page asks the server. Any change to the drawing clears the answer at once, so what is
@@ -11,6 +12,7 @@
   const pad = $("pad");
   const ctx = pad.getContext("2d");
   const boxes = $("boxes");
+  const areaLayer = $("area");
   const SVG_NS = "http://www.w3.org/2000/svg";
   const MAX_UPLOAD = Number(document.querySelector("main").dataset.maxUpload) || 10 * 1024 * 1024;
   // Photos are shown (and re-encoded, when drawn over) at most this large.
@@ -27,6 +29,7 @@
     invalid_expression: "That could not be read as one expression.",
     division_by_zero: "That divides by zero, so it has no value.",
     invalid_image: "That file could not be read as a picture.",
+    invalid_region: "The box is not on the picture. Drag it again, or use the whole photo.",
     unsupported_media_type: "That kind of file is not supported. Use a PNG or JPEG photo.",
     too_large: "That picture is too large.",
     internal_error: "Something went wrong on the server.",
@@ -42,6 +45,11 @@
   let current = null;
   let background = null; // an uploaded photo drawn under the strokes
   let uploaded = null; // {file, width, height}: sent as-is while nothing is drawn over it
+  // The part of the photo to read, {x0, y0, x1, y1} in canvas pixels (null: all of it), and
+  // the one being dragged. Kept in canvas pixels because that is what the user sees; it is
+  // turned into the pixels of whatever image is sent when Solve is pressed.
+  let area = null;
+  let dragging = null; // {id, x, y}: the pointer and the corner where the drag began
   // Bumped by every change to the drawing and by every solve: a response may paint only if
   // nothing happened since its request was made, so a slow answer to an older drawing (or
   // to an earlier press of Solve) never replaces a newer one.
@@ -52,7 +60,7 @@
   function setSize(width, height) {
     pad.width = width;
     pad.height = height;
-    boxes.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    for (const layer of [boxes, areaLayer]) layer.setAttribute("viewBox", `0 0 ${width} ${height}`);
   }
 
   function redraw() {
@@ -80,6 +88,10 @@
   function toCanvas(ev) {
     const r = pad.getBoundingClientRect();
     return [((ev.clientX - r.left) * pad.width) / r.width, ((ev.clientY - r.top) * pad.height) / r.height];
+  }
+
+  function clamp(v, low, high) {
+    return Math.min(high, Math.max(low, v));
   }
 
   function penWidth(ev) {
@@ -117,8 +129,13 @@
 
   pad.addEventListener("pointerdown", (ev) => {
     if (ev.pointerType === "mouse" && ev.button !== 0) return;
+    if (dragging) return; // a second finger does not start another box
     ev.preventDefault();
     pad.setPointerCapture(ev.pointerId);
+    if (selecting()) {
+      startArea(ev);
+      return;
+    }
     current = { id: ev.pointerId, width: penWidth(ev), points: [toCanvas(ev)] };
     strokes.push(current);
     drawingChanged();
@@ -126,6 +143,11 @@
   });
 
   pad.addEventListener("pointermove", (ev) => {
+    if (dragging && ev.pointerId === dragging.id) {
+      ev.preventDefault();
+      moveArea(ev);
+      return;
+    }
     if (!current || ev.pointerId !== current.id) return;
     ev.preventDefault();
     const from = current.points.length;
@@ -135,12 +157,98 @@
   });
 
   const endStroke = (ev) => {
+    if (dragging && ev.pointerId === dragging.id) {
+      endArea(ev);
+      return;
+    }
     if (!current || ev.pointerId !== current.id) return;
     current = null;
     solveSoon();
   };
   pad.addEventListener("pointerup", endStroke);
   pad.addEventListener("pointercancel", endStroke);
+
+  // ------------------------------------------------------------ the area of a photo to read
+
+  function selecting() {
+    return Boolean(background) && $("select").getAttribute("aria-pressed") === "true";
+  }
+
+  function corner(ev) {
+    const [x, y] = toCanvas(ev);
+    return [clamp(x, 0, pad.width), clamp(y, 0, pad.height)];
+  }
+
+  function startArea(ev) {
+    const [x, y] = corner(ev);
+    dragging = { id: ev.pointerId, x, y };
+    setArea({ x0: x, y0: y, x1: x, y1: y });
+  }
+
+  function moveArea(ev) {
+    const [x, y] = corner(ev);
+    const a = dragging;
+    setArea({ x0: Math.min(a.x, x), y0: Math.min(a.y, y), x1: Math.max(a.x, x), y1: Math.max(a.y, y) });
+  }
+
+  function endArea(ev) {
+    if (ev.type !== "pointercancel") moveArea(ev);
+    dragging = null;
+    // A tap, or a drag the browser took back, selects nothing: the whole photo is read.
+    const tiny = !area || area.x1 - area.x0 < 4 || area.y1 - area.y0 < 4;
+    if (tiny || ev.type === "pointercancel") setArea(null);
+    const next = area ? "the box, or Whole photo to read all of it" : "the photo";
+    showStatus(`Press Solve to read ${next}.`);
+  }
+
+  function setArea(next) {
+    area = next;
+    drawingChanged();
+    $("whole").hidden = !area;
+    if (!area) {
+      areaLayer.replaceChildren();
+      return;
+    }
+    const { x0, y0, x1, y1 } = area;
+    // Everything but the box is dimmed: the outer rectangle minus the box (even-odd fill).
+    const shade = document.createElementNS(SVG_NS, "path");
+    shade.setAttribute("class", "shade");
+    shade.setAttribute("d", `M0 0H${pad.width}V${pad.height}H0Z M${x0} ${y0}H${x1}V${y1}H${x0}Z`);
+    const frame = document.createElementNS(SVG_NS, "rect");
+    frame.setAttribute("class", "frame");
+    frame.setAttribute("x", x0);
+    frame.setAttribute("y", y0);
+    frame.setAttribute("width", x1 - x0);
+    frame.setAttribute("height", y1 - y0);
+    areaLayer.replaceChildren(shade, frame);
+  }
+
+  function regionField(scale) {
+    // The box in the pixels of the image sent (canvas pixels times `scale`), widened to
+    // whole pixels so that nothing inside the box the user drew is cut off.
+    const x = Math.floor(area.x0 * scale);
+    const y = Math.floor(area.y0 * scale);
+    const w = Math.max(1, Math.ceil(area.x1 * scale) - x);
+    const h = Math.max(1, Math.ceil(area.y1 * scale) - y);
+    return `${x},${y},${w},${h}`;
+  }
+
+  function showPhotoTools(shown) {
+    $("select").hidden = !shown;
+    $("select").setAttribute("aria-pressed", String(shown));
+    $("whole").hidden = true;
+  }
+
+  $("select").addEventListener("click", () => {
+    const on = $("select").getAttribute("aria-pressed") !== "true";
+    $("select").setAttribute("aria-pressed", String(on));
+    const drag = "Drag a box around the sum on the photo.";
+    showStatus(on ? drag : "Draw on the photo; press Select area to drag a box again.");
+  });
+  $("whole").addEventListener("click", () => {
+    setArea(null);
+    showStatus("Press Solve to read the whole photo.");
+  });
 
   function undo() {
     if (current || !strokes.length) return;
@@ -156,6 +264,8 @@
     strokes = [];
     background = null;
     uploaded = null;
+    setArea(null);
+    showPhotoTools(false);
     $("file").value = "";
     setSize(...DEFAULT_SIZE);
     showStatus("Ready.");
@@ -174,10 +284,11 @@
   $("file").addEventListener("change", async () => {
     const file = $("file").files[0];
     if (!file) return;
-    drawingChanged();
     strokes = [];
     background = null;
     uploaded = { file, width: 0, height: 0 };
+    setArea(null); // also clears the answer: it belongs to the previous picture
+    showPhotoTools(false);
     const url = URL.createObjectURL(file);
     try {
       const img = new Image();
@@ -186,10 +297,13 @@
       const scale = Math.min(1, MAX_SIDE / Math.max(img.naturalWidth, img.naturalHeight));
       setSize(Math.round(img.naturalWidth * scale), Math.round(img.naturalHeight * scale));
       background = img;
+      // naturalWidth/Height are the photo as shown upright (the EXIF orientation applied),
+      // the same pixels the server reads, so a box drawn over it means the same to both.
       uploaded.width = img.naturalWidth;
       uploaded.height = img.naturalHeight;
       redraw();
-      showStatus(`Loaded ${file.name}. Press Solve, or draw over it first.`);
+      showPhotoTools(true);
+      showStatus(`Loaded ${file.name}. Drag a box around the sum if there is more on it, then press Solve.`);
     } catch {
       // The browser cannot show it (e.g. HEIC); the server may still read it or explain why not.
       setSize(...DEFAULT_SIZE);
@@ -228,6 +342,8 @@
     }
     const form = new FormData();
     form.append("image", blob, (uploaded && uploaded.file.name) || "drawing.png");
+    // Token boxes come back in the whole image's pixels, so they are drawn with `scale` as ever.
+    if (area) form.append("region", regionField(1 / scale));
     showStatus("Reading\u2026");
     try {
       const response = await fetch("api/v1/solve", { method: "POST", body: form, signal: controller.signal });
