@@ -6,7 +6,8 @@ are in ``extra_info``: ``report`` (:func:`mathocr.evaluation.evaluate_sets`: acc
 per-class accuracy and confusion per held-out source), ``exact_match``, ``per_style``,
 ``answering`` (answered, unsure, rejected, exact among answered) and ``rejection_curve``
 for expressions (held-out symbols: ``expressions``; unseen writers' glyphs:
-``expressions_unseen``), ``per_kind`` for invalid drawings (``invalid``), ``ece_before``
+``expressions_unseen``; phone photos of a sheet: ``expressions_photo``, with
+``items_with_a_token_off_the_page``), ``per_kind`` for invalid drawings (``invalid``), ``ece_before``
 and ``ece_after`` for calibration, ``operator_accuracy`` for cross-source training.
 """
 
@@ -52,8 +53,57 @@ def test_unseen_expression_accuracy(benchmark, models, unseen_items, config):
     _expression_figures(benchmark, models, config, unseen_items, "expressions_unseen")
 
 
-def _solve(benchmark, models, config: str, images: list[np.ndarray]) -> list:
-    """The ``config``'s solver on ``images`` (ONNX form), timed as the benchmark."""
+@pytest.fixture(scope="module")
+def photo_items(bench_data_dir, budget) -> list[tuple]:
+    """Phone photos of a sheet on a table (:data:`mathocr.synth.PHOTO_STYLES`), as the phone
+    saves them: (JPEG bytes with EXIF orientation, expression, value, style, sheet outline).
+
+    Only the encoded photos are kept: a decoded 3000x3000 photo is 27 MB.
+    """
+    from benchmarks.configs import SYNTH_SEED
+    from mathocr.synth import PHOTO_STYLES, iter_expressions
+
+    items = iter_expressions(
+        budget.synth_per_style * len(PHOTO_STYLES),
+        styles=list(PHOTO_STYLES),
+        seed=SYNTH_SEED,
+        data_dir=bench_data_dir,
+    )
+    return [(it.data, it.expression, it.value, it.style, it.page) for it in items]
+
+
+@pytest.mark.bench_configs("serving")
+def test_photo_expression_accuracy(benchmark, models, photo_items, config):
+    """Photos of a sheet: exact match per style, and every token read from the page, never the table."""
+    from matplotlib.path import Path as Outline
+
+    benchmark.group = "accuracy: synthetic expressions, photos of a sheet"
+    solutions = _solve(benchmark, models, config, [data for data, *_ in photo_items])
+    per_style: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    off_page = 0
+    for (_, expression, value, style, page), sol in zip(photo_items, solutions, strict=True):
+        per_style[style].append((sol.expression == expression, sol.ok and sol.value == value))
+        sheet = Outline(page)
+        off_page += any(
+            not sheet.contains_point((x + w / 2, y + h / 2)) for x, y, w, h in (t.box for t in sol.tokens)
+        )
+    hits = [h for v in per_style.values() for h in v]
+    benchmark.extra_info.update(
+        jsonable(
+            {
+                "kind": "expressions_photo",
+                "config": config,
+                "form": "onnx",
+                **_rates(hits),
+                "per_style": {style: _rates(v) for style, v in per_style.items()},
+                "items_with_a_token_off_the_page": off_page,
+            }
+        )
+    )
+
+
+def _solve(benchmark, models, config: str, images: list) -> list:
+    """The ``config``'s solver on ``images`` (arrays or encoded files; ONNX form), timed as the benchmark."""
     from mathocr.solver import Solver
 
     solver = Solver(models.pipe(config, "onnx"))

@@ -423,6 +423,21 @@ def _accuracy_lines(f: Figures) -> list[str]:
                 _acc_cell,
             )
         )
+    if any(r.kind == "expressions_photo" for r in f.records):
+        rows.append(
+            f.row(
+                "expressions exact-match, photos of a sheet",
+                f.get("expressions_photo", "exact_match"),
+                _acc_cell,
+            )
+        )
+        rows.append(
+            f.row(
+                "photos with a token read off the sheet",
+                f.get("expressions_photo", "items_with_a_token_off_the_page"),
+                lambda v, _s: "–" if v is None else str(v),
+            )
+        )
     for direction in ("mdas->bhmsds", "bhmsds->mdas"):
 
         def cross(c, d=direction):
@@ -459,7 +474,11 @@ def _accuracy_lines(f: Figures) -> list[str]:
     lines += _table(head, rows)
 
     srows = []
-    for kind, prefix in (("expressions", ""), ("expressions_unseen", "unseen writers, ")):
+    for kind, prefix in (
+        ("expressions", ""),
+        ("expressions_unseen", "unseen writers, "),
+        ("expressions_photo", "photo, "),
+    ):
         styles = next((list(r.info["per_style"]) for r in f.records if r.kind == kind), [])
         srows += [f.row(prefix + st, f.get(kind, "per_style", st, "exact_match"), _acc_cell) for st in styles]
     if srows:

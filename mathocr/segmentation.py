@@ -4,23 +4,32 @@ The steps, each chosen to survive phone photos as well as clean canvas drawings:
 
 1. **Work size.** Huge photos are reduced (integer box filter) so that the long
    side is at most ``max_side``; boxes are mapped back to original pixels.
-2. **Ink signal.** A background is estimated per channel at a scale larger than a
+2. **Page.** In a photo of a sheet lying on something darker, the page is
+   found (:func:`find_page`: regions of a small-block brightness map split at the sharp
+   steps of a page edge; a shadow's edge is soft) and everything off it is read as the
+   paper beside it, so the table weighs neither in the polarity nor in the paper level,
+   and never becomes ink.
+3. **Ink signal.** A background is estimated per channel at a scale larger than a
    stroke (block means, then a grey *closing* that erases strokes but keeps the
    slow light changes and shadow edges), and subtracted. The ink signal is the
    largest per-channel difference, so a red, blue or grey ink on any paper gives a
    strong signal; the polarity (dark ink on light, or chalk on a board) is found
    from which side of the background the strong deviations lie
    (:func:`mathocr.preprocessing.ink_is_dark`, ``scope="page"``).
-3. **Threshold** at a fraction of the ink contrast, never below the paper noise.
+4. **Threshold** at a fraction of the ink contrast, never below the paper noise.
    (Otsu is avoided: it degenerates when ink covers under 1% of a photo.)
-4. **Components** (8-connected) with specks dropped relative to the stroke width:
+5. **Components** (8-connected) with specks dropped relative to the stroke width:
    marks too small for a dot of this pen, and small slivers much thinner than it.
-5. **Lines.** Tall components that overlap vertically form a line; two lines that
+   Ruled or squared paper's lines (large marks far thinner than the pen) are opened
+   away; marks far thicker than the pen at the image's edge (the table, a shadow) or
+   shaped as a solid disc (a punched hole) are background. The dots of a ``÷`` drawn
+   lighter than its bar are taken at half the threshold.
+6. **Lines.** Tall components that overlap vertically form a line; two lines that
    also overlap horizontally mean the image holds several lines of text.
-6. **Symbols.** Components of one line whose boxes overlap horizontally are parts of
+7. **Symbols.** Components of one line whose boxes overlap horizontally are parts of
    one symbol (``÷`` is a bar and two dots, a broken ``5``, an ``x`` in two
    strokes) and are merged; two stacked bars are flagged as ``=``.
-7. **Order** left to right, and one crop per symbol: white ink on black, masked to
+8. **Order** left to right, and one crop per symbol: white ink on black, masked to
    the symbol's own components, with a background margin.
 """
 
@@ -48,6 +57,22 @@ edge length) is under this fraction of the page's stroke width is dropped as a s
 Measured on held-out symbols drawn with one pen: dots, the parts of a ``÷``, minus
 signs and cross strokes are all at least 0.63 of it; slivers of blurred edges and
 broken-off fragments of digits mostly under 0.45."""
+
+THICK = 2.5
+"""A mark at the image's edge whose own stroke width (twice its area over its edge length)
+is over this many times the pen's is no stroke of it: the table, a shadow."""
+
+DISC = 2.5
+"""A solid disc whose own stroke width (for a disc, its radius) is over this many times the
+pen's is no mark of it: a punched hole. The largest disc a pen leaves, a multiplication
+dot, is about twice the pen wide (a radius of one pen width); a heavy digit whose loops
+ink filled measures up to 1.8 pen widths and can fill its box as a disc does."""
+
+THIN_LINE = 0.5
+"""Marks thinner than this fraction of the pen, when large or many, are ruled or squared
+paper's lines: they are opened away before reading (with a pen at least 4 pixels wide,
+whose strokes the opening keeps). Every mark of the pen is at least ~0.63 of it
+(:data:`SLIVER`)."""
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _MIN_CONTRAST = 24.0  # grey levels; below this nothing counts as ink
@@ -154,15 +179,19 @@ def ink_signal(image: np.ndarray) -> tuple[np.ndarray, bool]:
     img = np.ascontiguousarray(image)
     k = page_block_size(img.shape)
     lum = to_grey(img)
-    if img.ndim == 3:
-        sample = img[::4, ::4]
-        if int((sample.max(axis=2) - sample.min(axis=2)).max()) < 24:
-            img = lum  # no colour anywhere: one channel does, three times faster
-
+    found = _page_blocks(lum)
+    page = None
+    if found is not None:
+        blank, page = _blank_outside(img, *found)
+        lum, img = to_grey(blank), blank
     # Polarity by mathocr's one rule, for a whole page: a page's border and light
     # say nothing, so the crops' border rule would not do (see ink_is_dark).
     means = block_means(lum, k)
     dark_ink = ink_is_dark(lum, scope="page", means=means)
+    if img.ndim == 3:
+        sample = img[::4, ::4]
+        if int((sample.max(axis=2) - sample.min(axis=2)).max()) < 24:
+            img = lum  # no colour anywhere: one channel does, three times faster
 
     # Closing (dark ink) / opening (light ink) of block means: the paper level,
     # with strokes thinner than the window erased and shadow edges kept.
@@ -189,7 +218,132 @@ def ink_signal(image: np.ndarray) -> tuple[np.ndarray, bool]:
         diff *= 255.0 / np.maximum(paper, 48.0)
     signal = np.asarray(diff, dtype=np.float32)
     np.clip(signal, 0, 255, out=signal)
+    if page is not None:
+        signal[~page] = 0.0  # the table, and the page's edge against it
     return signal, dark_ink
+
+
+PAGE_EDGE = 0.3
+"""Least step of log brightness across a few pixels that is a page edge: paper at least
+1.35 times as bright as the table beside it. A shadow's soft edge and the paper's texture
+change the log brightness by under 0.05 between neighbouring blocks; ruled lines and
+strokes are erased first (a grey closing)."""
+
+PAGE_BLOCKS = 150
+"""The page is found on a grid of about this many blocks along the long side."""
+
+
+def find_page(image: np.ndarray) -> np.ndarray | None:
+    """Where the paper is, in a photo that also shows what it lies on.
+
+    The image is cut into small blocks; their log mean brightness, with strokes and
+    printed lines erased by a grey closing, is split into regions at the sharp steps a
+    page edge makes (a shadow's edge is soft, and crosses the page as part of it). The
+    page is the brightest large region with the holes in it filled (ink, punched holes),
+    less the blocks along its edge, where paper and table mix.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` grey or ``(H, W, 3)`` RGB ``uint8`` (dark ink on a light page).
+
+    Returns
+    -------
+    ndarray of bool, shape of ``lum``, or None
+        True on the page; None when there is no darker surround to remove (a canvas
+        export, a scan, a photo filled by the page, chalk on a board).
+
+    Examples
+    --------
+    >>> photo = np.full((300, 300), 60, np.uint8); photo[40:260, 80:300] = 230
+    >>> page = find_page(photo)
+    >>> bool(page[150, 200]), bool(page[150, 20]), bool(page[150, 85])
+    (True, False, False)
+    """
+    grey = to_grey(np.asarray(image))
+    found = _page_blocks(grey)
+    return None if found is None else _blocks_to_pixels(found[0], found[1], grey.shape)
+
+
+def _blocks_to_pixels(grid: np.ndarray, b: int, shape: tuple[int, ...]) -> np.ndarray:
+    full = np.repeat(np.repeat(grid, b, axis=0), b, axis=1)
+    return full[: shape[0], : shape[1]]
+
+
+def _page_blocks(lum: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """:func:`find_page` on its grid: (page mask per block, block side), or None."""
+    b = max(2, round(max(lum.shape) / PAGE_BLOCKS))
+    if min(lum.shape) < 8 * b:
+        return None
+    raw = np.log(block_means(lum, b) + 8.0)
+    log = ndimage.grey_closing(raw, size=(3, 3), mode="nearest")
+    step = ndimage.grey_dilation(log, size=(3, 3)) - ndimage.grey_erosion(log, size=(3, 3))
+    # Regions are cut apart where they narrow to a block or two: where an edge meets the
+    # image border at a slant, the table would otherwise reach the page along the border.
+    flat = step < PAGE_EDGE
+    regions, n = ndimage.label(ndimage.binary_erosion(flat, border_value=1))
+    if n < 2:
+        return None
+    index = np.arange(1, n + 1)
+    size = ndimage.sum_labels(np.ones_like(log), regions, index)
+    level = ndimage.median(log, regions, index)
+    large = size >= 0.04 * log.size
+    if not large.any():
+        return None
+    page = int(index[large][np.argmax(level[large])])
+    own = ndimage.binary_dilation(regions == page) & flat
+    # What the page lies on reaches the image's border; a large dark patch clear of the
+    # border lies on the page (a cut that narrow corridors made, not the table).
+    edge_ids = np.unique(np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]]))
+    lying = (size >= 0.01 * log.size) & ~np.isin(index, edge_ids) & (index != page)
+    own |= ndimage.binary_dilation(np.isin(regions, index[lying])) & flat
+    mask = ndimage.binary_fill_holes(own)
+    # The page must be brighter than what is around it, and leave some of it.
+    rest = (regions > 0) & ~mask
+    if mask.mean() > 0.97 or rest.sum() < 0.02 * log.size:
+        return None
+    dark = level[page - 1] - np.log(1.35)
+    if np.median(log[rest]) > dark:
+        return None
+    # Clear light strokes off the "page" (peaks an opening cuts), more than clear dark
+    # ones on it (dips the closing filled): chalk on a board, the page a wall beside it.
+    off = ~ndimage.binary_dilation(mask, iterations=4)  # clear of the page's own edge
+    light = np.count_nonzero((raw - ndimage.grey_opening(raw, size=(5, 5), mode="nearest"))[off] > 0.5)
+    if light >= 3 and light > np.count_nonzero((log - raw)[mask] > 0.5):
+        return None
+    # Holes in the page as dark as the table near its edge are the table seen through
+    # it (a binder's punched holes, about a centimetre in); ink as dark (a heavy digit)
+    # is written further in.
+    holes, k = ndimage.label(mask & ~own)
+    if k:
+        index = np.arange(1, k + 1)
+        near = ndimage.minimum(ndimage.distance_transform_edt(mask), holes, index) <= PAGE_BLOCKS / 10
+        darkest = ndimage.minimum(log, holes, index)
+        mask &= ~np.isin(holes, index[near & (darkest < dark)])
+    mask = ndimage.binary_erosion(mask, iterations=2, border_value=0)
+    return (mask, b) if mask.any() else None
+
+
+def _blank_outside(img: np.ndarray, grid: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """``img`` with everything off the page replaced by the nearest page block's mean, and the page mask.
+
+    The table, seen as the paper beside it (shadow and all), then weighs neither in the
+    ink's polarity nor in the paper level estimated along the page's edge.
+    """
+    means = block_means(img, b)
+    _, (iy, ix) = ndimage.distance_transform_edt(~grid, return_indices=True)
+    h, w = img.shape[:2]
+    size = (grid.shape[1] * b, grid.shape[0] * b)
+    # Enlarged by PIL (nearest): a tenth of the cost of numpy's repeat on a photo.
+    fill = Image.fromarray(np.clip(means[iy, ix] + 0.5, 0, 255).astype(np.uint8)).resize(
+        size, Image.Resampling.NEAREST
+    )
+    page = Image.fromarray(grid.astype(np.uint8)).resize(size, Image.Resampling.NEAREST)
+    page_px = np.asarray(page)[:h, :w].astype(bool)
+    out = img.copy()
+    off = ~page_px if img.ndim == 2 else ~page_px[..., None]
+    np.copyto(out, np.asarray(fill)[:h, :w], where=off)
+    return out, page_px
 
 
 def _threshold(signal: np.ndarray) -> tuple[float, float]:
@@ -259,6 +413,107 @@ def _components(mask: np.ndarray):
     # A stroke of width w and length L has area wL and ~2L edge pixels.
     width = 2.0 * area / np.maximum(perim, 1.0)
     return labels, n, boxes, area, width
+
+
+def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tuple[int, int]) -> float:
+    """The page's stroke width, from its large marks (specks and dots would bias it low); 0 if none.
+
+    Marks across a third of the image both ways are no symbol of a line of them (the mesh
+    of squared paper's lines) and would hide the symbols' size: they are left out when
+    others remain.
+    """
+    if not area.size:
+        return 0.0
+    extent = boxes[:, 2:] - boxes[:, :2]
+    symbol = (extent[:, 0] <= shape[1] / 3) | (extent[:, 1] <= shape[0] / 3)
+    if not symbol.any():
+        symbol[:] = True
+    big = symbol & (area >= max(4.0, 0.1 * area[symbol].max()))
+    return float(np.median(width[big])) if big.any() else 0.0
+
+
+def _open_lines(mask: np.ndarray) -> np.ndarray:
+    """``mask`` opened by a 3x3 square: printed lines 1-2 pixels wide go, wider strokes stay."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = ndimage.binary_opening(mask[r0:r1, c0:c1], structure=_EIGHT)
+    return out
+
+
+def _background_marks(
+    boxes: np.ndarray, area: np.ndarray, width: np.ndarray, sw: float, shape: tuple[int, int]
+) -> np.ndarray:
+    """Marks far thicker than the pen, which are none of its strokes: the table or a shadow
+    at the image's edge, and solid discs (a punched hole). A heavy digit whose loops ink
+    filled can be as thick, but is never a disc nor at the edge."""
+    edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[1]) | (boxes[:, 3] == shape[0])
+    box_area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    disc = area >= 0.72 * box_area  # a disc fills pi/4 of its box, a filled 8 about 0.6
+    return (edge & (width > THICK * sw)) | (disc & (width > DISC * sw))
+
+
+def _faint_dots(
+    signal: np.ndarray, labels: np.ndarray, boxes: np.ndarray, ids: np.ndarray, thr: float, line_h: float
+) -> list[tuple[int, np.ndarray]]:
+    """The dots of a ``÷`` drawn lighter than its bar (a pencil's dots): below the threshold,
+    above half of it, apart from the bar even at that level (a blurred bar's halo is not),
+    one straight above a bar and one straight below, where the ink has no mark.
+
+    Found dots are written into ``labels`` (new label values); returns (label, box) per dot.
+    Both are needed: a faint mark on one side only is as likely a smudge as a dot.
+    """
+    found: list[tuple[int, np.ndarray]] = []
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    bars = np.flatnonzero((w >= 2 * h) & (w >= 0.25 * line_h) & (w <= 1.2 * line_h))
+    next_label = int(labels.max()) + 1
+    for i in bars:
+        x0, y0, x1, y1 = boxes[i]
+        top, bottom = max(0, y0 - w[i]), min(signal.shape[0], y1 + w[i])
+        window = (slice(top, bottom), slice(x0, x1))
+        own = labels[window] == ids[i]
+        if np.isin(labels[window][~own], ids).any():
+            continue  # the ink has marks there already: nothing faint is missing
+        faint, k = ndimage.label(signal[window] > 0.5 * thr, structure=_EIGHT)
+        objs = ndimage.find_objects(faint)
+        size = ndimage.sum_labels(np.ones_like(faint), faint, np.arange(1, k + 1))
+        joined = set(np.unique(faint[own]).tolist())
+        dots = [_largest_dot(objs, size, joined, side, y0 - top, y1 - top, w[i]) for side in (-1, 1)]
+        if None in dots:
+            continue
+        (a, b), (c, d) = ((objs[j][1].start, objs[j][1].stop) for j in dots)
+        if abs((a + b) - (c + d)) > 0.6 * w[i] or min(size[dots]) < 0.3 * max(size[dots]):
+            continue  # a dot over the bar and one under it, alike
+        for j in dots:
+            sl = objs[j]
+            pixels = np.zeros(faint.shape, bool)
+            pixels[sl] = faint[sl] == j + 1
+            labels[window][pixels] = next_label
+            found.append(
+                (
+                    next_label,
+                    np.array([x0 + sl[1].start, top + sl[0].start, x0 + sl[1].stop, top + sl[0].stop]),
+                )
+            )
+            next_label += 1
+    return found
+
+
+def _largest_dot(objs, size, joined, side: int, bar_top: int, bar_bottom: int, bar: int) -> int | None:
+    """Index of the largest faint mark above (``side`` -1) or below (+1) a bar ``bar`` pixels
+    long, apart from it: a dot, no longer than 0.4 of the bar, its centre over the bar's
+    middle and within 0.6 of its length of it. None if there is none."""
+    best = None
+    for j, sl in enumerate(objs):
+        if sl is None or j + 1 in joined or size[j] < 4:
+            continue
+        ys, xs = sl
+        gap = bar_top - ys.stop if side < 0 else ys.start - bar_bottom
+        dot = max(ys.stop - ys.start, xs.stop - xs.start) <= 0.4 * bar
+        centred = 0.2 * bar <= (xs.start + xs.stop) / 2 <= 0.8 * bar
+        if 0 <= gap <= 0.6 * bar and dot and centred and (best is None or size[j] > size[best]):
+            best = j
+    return best
 
 
 def _connected(adjacent: np.ndarray) -> tuple[int, np.ndarray]:
@@ -490,13 +745,27 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     if n == 0:
         return empty
 
-    # Stroke width from the large marks: specks and dots would bias it low.
-    big = area >= max(4.0, 0.1 * area.max())
-    if not big.any():
+    sw = _pen_width(area, width, boxes, mask.shape)
+    if sw == 0:
         return empty  # nothing but specks of one to three pixels: no symbol is that small
-    sw = float(np.median(width[big]))
+    speck = 0.1
+    thin = width < THIN_LINE * sw
+    lined = sw >= 4.0 and (np.any(thin & (area >= 4.0 * sw * sw)) or area[thin].sum() > 0.25 * area.sum())
+    if lined or sw < 4.0:
+        # Large or many marks far thinner than the pen: ruled or squared paper's lines.
+        # An opening wipes them out and leaves strokes of this pen whole; what is left of
+        # the lines is smaller than a dot of this pen (a disc about a pen wide). Where the
+        # lines hold the strokes together they pass for the pen (under 4 pixels): then
+        # the opening is kept if it leaves strokes far wider than that.
+        opened = _open_lines(mask)
+        parts = _components(opened)
+        wide = _pen_width(parts[3], parts[4], parts[2], mask.shape)
+        if lined or wide >= max(4.0, 2.5 * sw):
+            mask, (labels, n, boxes, area, width), sw, speck = opened, parts, wide, 0.6
+            if sw == 0:
+                return empty
     # Specks: smaller than a dot a pen of this width would leave.
-    keep = area >= max(3.0, 0.1 * sw * sw)
+    keep = (area >= max(3.0, speck * sw * sw)) & ~_background_marks(boxes, area, width, sw, mask.shape)
     if keep.sum() > MAX_COMPONENTS:
         order = np.argsort(-area)
         keep[:] = False
@@ -520,6 +789,11 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     small = (side < 0.06 * line_h) | ((side < 0.5 * line_h) & (width[ids - 1] < SLIVER * sw))
     if small.any() and not small.all():
         ids, boxes, heights = ids[~small], boxes[~small], heights[~small]
+    dots = _faint_dots(signal, labels, boxes, ids, thr, line_h)
+    if dots:
+        ids = np.append(ids, [d for d, _ in dots])
+        boxes = np.vstack([boxes, [b for _, b in dots]])
+        heights = (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
     tall = heights >= 0.5 * line_h
 
     line, n_lines = _line_clusters(boxes, tall)

@@ -9,7 +9,8 @@ drawn in a *style* (stroke width, scale, spacing, baseline slant, rotation, nois
 blur, JPEG compression, ink colour, paper, shadows, polarity), deterministically
 for a seed: item ``i`` of seed ``s`` is the same whatever ``n`` is. The glyphs of
 writers training never saw (:func:`unseen_writer_symbols`) are drawn in the pen styles
-(:data:`PEN_STYLES`).
+(:data:`PEN_STYLES`). Phone photos of a sheet on a table, 3000x3000 JPEG files with an EXIF
+orientation, are drawn in :data:`PHOTO_STYLES`.
 
 Drawings that hold no expression come from the same machinery
 (:func:`make_invalid_set`): operators misplaced (``23+``, ``*12``, ``1++2``, ``+``),
@@ -46,6 +47,7 @@ from . import strokes as pen_strokes
 from .datasets import SymbolSet
 from .errors import DataError, EvaluationError
 from .expression import evaluate
+from .io import read_image
 from .symbols import DIGITS, OPERATORS, canonical
 
 # ---------------------------------------------------------------------------- glyph kinds
@@ -123,10 +125,16 @@ class Style:
         Gaussian blur sigma (pixels) and additive noise sigma (grey levels).
     jpeg : (min, max) or None
         JPEG quality range; None for no compression.
-    ink : {"black", "colour", "pencil", "light"}
+    ink : {"black", "colour", "pencil", "light", "pen"}
+        ``"pen"``: blue or black ballpoint, or grey pencil.
     paper : {"white", "paper", "dark", "black"}
     shadow : bool
         A soft shadow or uneven light across the page.
+    scene : bool
+        The page is a sheet photographed on a darker table (:data:`PHOTO_STYLES`): ruled,
+        squared or plain paper, at an angle and in perspective, a shadow across sheet and
+        table, phone-camera blur and noise, saved as a 3000x3000 JPEG with an EXIF
+        orientation.
     """
 
     name: str
@@ -143,6 +151,7 @@ class Style:
     ink: str = "black"
     paper: str = "white"
     shadow: bool = False
+    scene: bool = False
 
 
 _BASE = Style("clean")
@@ -196,6 +205,31 @@ PEN_STYLES: dict[str, Style] = {
 :data:`STYLES` so the default cycle (and the training pages drawn from it) stays as it is.
 ``styles=["canvas", "paper"]`` names them."""
 
+PHOTO_STYLES: dict[str, Style] = {
+    s.name: s
+    for s in (
+        # A phone photo of a sheet on a table (issue 16): blue or black ballpoint or grey
+        # pencil (ink "pen"), digit height in the sheet's pixels before the 2x upscaling.
+        replace(
+            _BASE,
+            name="sheet",
+            height=(35.0, 90.0),
+            ink="pen",
+            paper="paper",
+            shadow=True,
+            rotation=(-2.0, 2.0),
+            blur=(0.4, 1.1),
+            noise=(2.0, 6.0),
+            jpeg=(70, 92),
+            scene=True,
+        ),
+    )
+}
+"""Whole photographed scenes, apart from :data:`STYLES` for the same reason as
+:data:`PEN_STYLES`. An item of one is 3000x3000: ``SynthItem.page`` is the sheet's outline
+and ``SynthItem.data`` the JPEG as a phone saves it (pixels stored sideways or upside down,
+an EXIF orientation to turn them upright). ``styles=["sheet"]`` names it."""
+
 
 # ---------------------------------------------------------------------------- items
 
@@ -215,6 +249,12 @@ class SynthItem:
         Where each token's ink was placed (after rotation: the box of the rotated box).
     kinds : list of str
         The drawn form of each token (``cross``, ``dot``, ``obelus``, ...).
+    page : ndarray of float, shape (4, 2), or None
+        :data:`PHOTO_STYLES` only: the sheet's corners ``(x, y)`` in ``image``, clockwise
+        from its top left; everything outside is the table.
+    data : bytes or None
+        :data:`PHOTO_STYLES` only: the encoded photo (JPEG, EXIF orientation);
+        :func:`mathocr.io.read_image` of it is ``image``.
     """
 
     image: np.ndarray
@@ -224,6 +264,8 @@ class SynthItem:
     style: str
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    page: np.ndarray | None = None
+    data: bytes | None = None
 
 
 def random_tokens(
@@ -619,7 +661,206 @@ def _ink_colour(style: Style, rng: np.random.Generator) -> tuple[np.ndarray, flo
         return _COLOURS[rng.integers(len(_COLOURS))] + rng.uniform(-15, 15, 3).astype(np.float32), 1.0
     if style.ink == "pencil":
         return np.array([rng.uniform(60, 110)] * 3, np.float32), rng.uniform(0.6, 0.9)
+    if style.ink == "pen":
+        return _pen_ink(rng)
     return _LIGHT[rng.integers(len(_LIGHT))], rng.uniform(0.8, 1.0)
+
+
+# ---------------------------------------------------------------------------- photographed sheets
+
+PHOTO_SIDE = 3000
+"""Side of a :data:`PHOTO_STYLES` photo; the scene is composed at half of it and enlarged."""
+
+_PENS = np.array([(25, 45, 165), (35, 60, 190), (30, 30, 38), (15, 15, 20)], dtype=np.float32)
+"""Blue and black ballpoint."""
+
+
+def _pen_ink(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Blue or black ballpoint, or grey pencil (faint: its dots are the hard part)."""
+    if rng.random() < 0.3:
+        return np.array([rng.uniform(70, 120)] * 3, np.float32), rng.uniform(0.5, 0.85)
+    colour = _PENS[rng.integers(len(_PENS))] + rng.uniform(-10, 10, 3).astype(np.float32)
+    return colour, rng.uniform(0.85, 1.0)
+
+
+def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 3x3 projective map taking four ``src`` points to four ``dst`` points."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(src, dst, strict=True):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        rhs += [u, v]
+    return np.append(np.linalg.solve(np.array(rows, float), np.array(rhs, float)), 1.0).reshape(3, 3)
+
+
+def _project(hom: np.ndarray, points: np.ndarray) -> np.ndarray:
+    p = np.column_stack([points, np.ones(len(points))]) @ hom.T
+    return p[:, :2] / p[:, 2:]
+
+
+def _warp(a: np.ndarray, hom: np.ndarray, side: int) -> np.ndarray:
+    """``a`` (2-D float, 0-255 or 0-1) seen through ``hom`` in a ``side`` x ``side`` frame (PIL: fast)."""
+    inv = np.linalg.inv(hom)
+    inv /= inv[2, 2]
+    im = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32), mode="F")
+    out = im.transform(
+        (side, side), Image.Transform.PERSPECTIVE, tuple(inv.ravel()[:8]), Image.Resampling.BILINEAR
+    )
+    return np.asarray(out)
+
+
+def _smooth_noise(side: int, rng: np.random.Generator, sigma: tuple[float, float]) -> np.ndarray:
+    """Unit-deviation smooth noise, ``side`` x ``side`` (wood grain when ``sigma`` differs per axis).
+
+    Drawn at half the side and enlarged: texture is smooth, and a photo takes seconds less.
+    """
+    tex = ndimage.gaussian_filter(rng.standard_normal((side // 2, side // 2), dtype=np.float32), sigma)
+    return _upsample(tex / (tex.std() + 1e-6), side)
+
+
+def _upsample(a: np.ndarray, side: int) -> np.ndarray:
+    im = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32), mode="F")
+    return np.asarray(im.resize((side, side), Image.Resampling.BILINEAR))
+
+
+def _table(side: int, rng: np.random.Generator) -> np.ndarray:
+    """A surface darker than paper: brown wood with its grain, or a dark grey desk."""
+    if rng.random() < 0.5:
+        base = np.array([rng.uniform(70, 125), rng.uniform(45, 85), rng.uniform(20, 50)], np.float32)
+        tex = _smooth_noise(side, rng, (rng.uniform(0.5, 1.0), rng.uniform(8, 20)))
+        amp = rng.uniform(6, 14)
+    else:
+        base = np.array([rng.uniform(35, 95)] * 3, np.float32) + rng.uniform(-6, 6, 3).astype(np.float32)
+        tex = _smooth_noise(side, rng, (1.5, 1.5))
+        amp = rng.uniform(3, 8)
+    return base + amp * tex[..., None]
+
+
+def _sheet(alpha: np.ndarray, digit_h: float, rng: np.random.Generator):
+    """A sheet holding the expression's ink: (ink alpha, rules alpha, holes mask, ink offset (x, y))."""
+    h, w = alpha.shape
+    sw = round(max(w * rng.uniform(1.3, 2.2), 12 * digit_h))
+    sh = round(max(h * rng.uniform(1.8, 3.0), sw * rng.uniform(0.5, 1.3)))
+    # The writing anywhere but in the outer sixth of the spare paper.
+    x0 = int(rng.integers(max(1, (sw - w) // 6), max(2, sw - w - (sw - w) // 6)))
+    y0 = int(rng.integers(max(1, (sh - h) // 6), max(2, sh - h - (sh - h) // 6)))
+    ink = np.zeros((sh, sw), np.float32)
+    ink[y0 : y0 + h, x0 : x0 + w] = alpha
+    rules = np.zeros_like(ink)
+    kind = rng.choice(["plain", "ruled", "squared"])
+    width = rng.uniform(0.8, 1.8)
+    if kind != "plain":
+        step = digit_h * (rng.uniform(1.1, 1.5) if kind == "ruled" else rng.uniform(0.45, 0.7))
+        offset = rng.uniform(0, step)
+        ys = np.arange(sh, dtype=np.float32)
+        rules = np.maximum(rules, _line_profile(ys, offset, step, width)[:, None])
+        if kind == "squared":
+            xs = np.arange(sw, dtype=np.float32)
+            rules = np.maximum(rules, _line_profile(xs, rng.uniform(0, step), step, width)[None, :])
+    holes = np.zeros(ink.shape, bool)
+    if rng.random() < 0.3 and x0 > 2.2 * digit_h:
+        # A binder's punched holes along the left edge, clear of the writing: 6 mm holes
+        # 1 cm from the edge, beside digits about 6 mm tall.
+        r, cx = 0.5 * digit_h, min(0.5 * x0, 1.6 * digit_h)
+        yy, xx = np.ogrid[:sh, :sw]
+        for cy in np.linspace(0.2, 0.8, int(rng.integers(2, 5))) * sh:
+            holes |= (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    return ink, rules, holes, (x0, y0)
+
+
+def _line_profile(pos: np.ndarray, offset: float, step: float, width: float) -> np.ndarray:
+    """Coverage of printed lines every ``step`` pixels, ``width`` wide, anti-aliased."""
+    d = np.abs((pos - offset + step / 2) % step - step / 2)
+    return np.clip(width / 2 + 0.5 - d, 0.0, 1.0)
+
+
+def _placement(
+    shape: tuple[int, int], ink_box: np.ndarray, angle: float, side: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Where the sheet's corners land in the frame: turned by ``angle`` degrees (clockwise),
+    in perspective, the writing in view."""
+    sh, sw = shape
+    corners = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], float)
+    centre = ink_box.mean(axis=0)
+    t = np.deg2rad(angle)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    target = side * (0.5 + rng.uniform(-0.1, 0.1, 2))
+    dst = (corners - centre) @ rot.T * rng.uniform(0.9, 1.1) + target
+    # Perspective: the phone is not held square to the sheet.
+    dst += rng.uniform(-0.05, 0.05, (4, 2)) * side
+    # The table shows on at least one side: push the sheet off the frame's centre if it fills it.
+    lo, hi = dst.min(axis=0), dst.max(axis=0)
+    if lo.min() < 0 and hi.max() > side and (lo < 0.05 * side).all() and (hi > 0.95 * side).all():
+        axis, sign = int(rng.integers(2)), rng.choice([-1.0, 1.0])
+        dst[:, axis] += sign * rng.uniform(0.1, 0.25) * side
+    return dst
+
+
+# EXIF orientation -> how the upright pixels are stored (exif_transpose undoes it).
+_STORED = {
+    1: None,
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def _exif_jpeg(upright: np.ndarray, quality: int, rng: np.random.Generator) -> bytes:
+    """JPEG bytes as a phone writes them: pixels as the sensor saw them, an EXIF tag to turn them."""
+    orientation = int(rng.choice(list(_STORED)))
+    im = Image.fromarray(upright)
+    if _STORED[orientation] is not None:
+        im = im.transpose(_STORED[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()  # in memory: nothing is written to disk
+    im.save(buf, "JPEG", quality=quality, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def _photograph(canvas: np.ndarray, boxes, digit_h: float, style: Style, rng: np.random.Generator):
+    """A scene style's photo of the expression's ink: (upright image, boxes, sheet outline, JPEG bytes)."""
+    half = PHOTO_SIDE // 2
+    # The sheet lies at an angle on the table, the phone turned with the writing give or
+    # take a few degrees (the reader does not straighten lines): the writing is turned
+    # the other way on the sheet.
+    angle = rng.uniform(-25, 25)
+    canvas, boxes = _rotate(canvas, boxes, angle + rng.uniform(-4, 4))
+    alpha, rules, holes, (ox, oy) = _sheet(canvas, digit_h, rng)
+    sh, sw = alpha.shape
+    corners = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], float)
+    ink_box = np.array([[ox, oy], [ox + canvas.shape[1], oy + canvas.shape[0]]], float)
+    hom = _homography(corners, _placement(alpha.shape, ink_box, angle, half, rng))
+    cover = _warp(np.where(holes, 0.0, 1.0), hom, half)[..., None]
+    a_ink = _warp(alpha, hom, half)[..., None]
+    a_rule = _warp(rules, hom, half)[..., None] * rng.uniform(0.35, 0.7)
+    ink, opacity = _pen_ink(rng)
+    paper = np.array([rng.uniform(225, 250), rng.uniform(222, 248), rng.uniform(210, 240)], np.float32)
+    rule_colour = np.array([rng.uniform(120, 170), rng.uniform(150, 190), rng.uniform(200, 235)], np.float32)
+    sheet = paper + 2.5 * _smooth_noise(half, rng, (1.0, 1.0))[..., None]
+    sheet = sheet * (1 - a_rule) + rule_colour * a_rule
+    sheet = sheet * (1 - a_ink * opacity) + ink * (a_ink * opacity)
+    img = _table(half, rng) * (1 - cover) + sheet * cover
+    img *= _light((half, half), rng)[..., None]
+    sigma = rng.uniform(*style.blur)
+    img = ndimage.gaussian_filter(img, (sigma, sigma, 0))
+    img += rng.uniform(*style.noise) * rng.standard_normal(img.shape, dtype=np.float32)
+    small = Image.fromarray(np.clip(img + 0.5, 0, 255).astype(np.uint8))
+    upright = np.asarray(small.resize((PHOTO_SIDE, PHOTO_SIDE), Image.Resampling.BILINEAR))
+    quality = int(rng.integers(style.jpeg[0], style.jpeg[1] + 1)) if style.jpeg else 92
+    data = _exif_jpeg(upright, quality, rng)
+    # What a reader decodes (JPEG artefacts included) is the item's image.
+    image = read_image(data)
+    scale = PHOTO_SIDE / half
+    out = []
+    for x, y, w, h in boxes:
+        # The box's corners on the sheet, then in the photo.
+        x, y = x + ox, y + oy
+        on_sheet = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], float)
+        p = _project(hom, on_sheet) * scale
+        x0, y0 = np.floor(p.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(p.max(axis=0)).astype(int)
+        out.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0)))
+    return image, out, _project(hom, corners) * scale, data
 
 
 def render(
@@ -629,6 +870,17 @@ def render(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Draw cleaned glyphs (kind, ink-on-black floats) in a style; return (RGB image, boxes)."""
+    image, boxes, _page, _data = _draw(tokens, glyphs, style, rng)
+    return image, boxes
+
+
+def _draw(
+    tokens: Sequence[str],
+    glyphs: Sequence[tuple[str, np.ndarray]],
+    style: Style,
+    rng: np.random.Generator,
+):
+    """:func:`render`, plus a scene style's sheet outline and JPEG bytes (else None, None)."""
     if len(tokens) != len(glyphs):
         raise ValueError("one glyph per token is needed")
     digit_h = rng.uniform(*style.height)
@@ -636,6 +888,8 @@ def render(
     alphas = _same_pen(alphas)
     canvas, boxes = _layout(alphas, digit_h, style, rng)
     canvas, boxes = _rotate(canvas, boxes, rng.uniform(*style.rotation))
+    if style.scene:
+        return _photograph(canvas, boxes, digit_h, style, rng)
     sigma = rng.uniform(*style.blur)
     if sigma > 0.05:
         canvas = ndimage.gaussian_filter(canvas, sigma)
@@ -653,7 +907,7 @@ def render(
         buf = io.BytesIO()  # in memory: nothing is written to disk
         Image.fromarray(out).save(buf, "JPEG", quality=int(rng.integers(style.jpeg[0], style.jpeg[1] + 1)))
         out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-    return out, boxes
+    return out, boxes, None, None
 
 
 def make_expression_set(
@@ -730,9 +984,11 @@ def iter_expressions(
         style = chosen[i % len(chosen)]
         tokens = random_tokens(rng, min_len, max_len)
         glyphs = [_pick_glyph(pool[t], rng) for t in tokens]
-        image, boxes = render(tokens, glyphs, style, rng)
+        image, boxes, page, data = _draw(tokens, glyphs, style, rng)
         kinds = [k for k, _ in glyphs]
-        yield SynthItem(image, tokens, "".join(tokens), evaluate(tokens), style.name, boxes, kinds)
+        yield SynthItem(
+            image, tokens, "".join(tokens), evaluate(tokens), style.name, boxes, kinds, page, data
+        )
 
 
 # ---------------------------------------------------------------------------- invalid drawings
@@ -1002,7 +1258,7 @@ def _styles(styles: Iterable[str | Style] | None) -> list[Style]:
     """The chosen styles (names or Style), default every one of :data:`STYLES`."""
     if styles is None:
         return list(STYLES.values())
-    known = {**STYLES, **PEN_STYLES}
+    known = {**STYLES, **PEN_STYLES, **PHOTO_STYLES}
     chosen = []
     for s in styles:
         if not isinstance(s, Style) and s not in known:
@@ -1017,6 +1273,7 @@ __all__ = [
     "INVALID_KINDS",
     "LETTER_STROKES",
     "PEN_STYLES",
+    "PHOTO_STYLES",
     "STYLES",
     "InvalidItem",
     "Style",

@@ -230,3 +230,38 @@ def test_unseen_writer_pool_draws_expressions_and_invalid_drawings(data_dir):
     assert all(segment(it.image).lines == 1 for it in items)
     invalid = make_invalid_set(symbols, len(INVALID_KINDS), seed=0, styles=["paper"])
     assert [it.kind for it in invalid] == list(INVALID_KINDS)
+
+
+def test_the_sheet_style_is_a_phone_photo_of_paper_on_a_table(pool):
+    import io
+
+    from matplotlib.path import Path as Outline
+    from PIL import Image
+
+    from mathocr.io import read_image
+    from mathocr.preprocessing import to_grey
+    from mathocr.synth import PHOTO_SIDE, PHOTO_STYLES
+
+    assert not set(PHOTO_STYLES) & set(STYLES)  # the default cycle and training pages stay as they were
+    items = make_expression_set(2, styles=list(PHOTO_STYLES), seed=4, symbols=pool)
+    orientations = set()
+    for it in items:
+        assert it.style == "sheet" and it.image.shape == (PHOTO_SIDE, PHOTO_SIDE, 3)
+        orientations.add(Image.open(io.BytesIO(it.data)).getexif().get(0x0112))
+        assert np.array_equal(read_image(it.data), it.image)  # the EXIF orientation turns it upright
+        sheet = Outline(it.page)
+        for x, y, w, h in it.boxes:
+            assert sheet.contains_points([(x, y), (x + w, y), (x, y + h), (x + w, y + h)]).all()
+        grey = to_grey(it.image[::10, ::10])
+        yy, xx = np.mgrid[: grey.shape[0], : grey.shape[1]] * 10
+        on = sheet.contains_points(np.column_stack([xx.ravel(), yy.ravel()])).reshape(grey.shape)
+        assert 0.05 < on.mean() < 0.95 and np.median(grey[~on]) < np.median(grey[on]) - 60  # a darker table
+        # Read as the reader reads it: one symbol per token, none from the table.
+        seg = segment(it.image)
+        assert len(seg.segments) == len(it.tokens), it.expression
+        assert all(
+            sheet.contains_point((x + w / 2, y + h / 2)) for x, y, w, h in (s.box for s in seg.segments)
+        )
+    assert orientations <= {1, 3, 6, 8} and orientations != {1}
+    again = make_expression_set(1, styles=["sheet"], seed=4, symbols=pool)[0]
+    assert again.data == items[0].data and again.expression == items[0].expression
