@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import MathOCRError
+from .region import Region
 from .solver import BATCH_SIZE, Solution, Solver
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -201,15 +202,17 @@ def record(name: str, solution: Solution) -> dict[str, Any]:
     return {"file": name, **solution.to_dict()}
 
 
-def _solve_alone(solver: Solver, source: Any) -> Solution:
+def _solve_alone(solver: Solver, source: Any, region: Region | None = None) -> Solution:
     try:
-        return next(solver.solve_many([source], on_error="return"))
+        return next(solver.solve_many([source], on_error="return", region=region))
     except Exception as exc:  # one image's failure must not end a run
         return Solution.failure(MathOCRError(f"could not be solved ({type(exc).__name__}: {exc})"))
 
 
-def solve_chunk(solver: Solver, chunk: Sequence[Item]) -> list[dict[str, Any]]:
+def solve_chunk(solver: Solver, chunk: Sequence[Item], region: Region | None = None) -> list[dict[str, Any]]:
     """Solve a chunk of inputs in one classifier call; a record per input, in order.
+
+    ``region``, when given, is the rectangle read of every image (:meth:`Solver.solve`).
 
     An unexpected failure (not an unreadable image, which is a result anyway) makes the
     chunk's images be solved one by one, so only the image that causes it fails.
@@ -221,9 +224,11 @@ def solve_chunk(solver: Solver, chunk: Sequence[Item]) -> list[dict[str, Any]]:
     """
     sources = [source for _, source in chunk]
     try:
-        solutions = list(solver.solve_many(sources, on_error="return", batch_size=max(len(sources), 1)))
+        solutions = list(
+            solver.solve_many(sources, on_error="return", batch_size=max(len(sources), 1), region=region)
+        )
     except Exception:  # a bug hit by one image: find it, solve the others
-        solutions = [_solve_alone(solver, source) for source in sources]
+        solutions = [_solve_alone(solver, source, region) for source in sources]
     return [record(name, sol) for (name, _), sol in zip(chunk, solutions, strict=True)]
 
 
@@ -255,8 +260,8 @@ def model_loads() -> dict[str | None, int]:
     return dict(_LOADS)
 
 
-def _remote_chunk(model: str | None, chunk: Sequence[Item]) -> list[dict[str, Any]]:
-    return solve_chunk(worker_solver(model), chunk)
+def _remote_chunk(model: str | None, chunk: Sequence[Item], region: Region | None) -> list[dict[str, Any]]:
+    return solve_chunk(worker_solver(model), chunk, region)
 
 
 def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -335,6 +340,7 @@ def solve_records(
     jobs: int = 1,
     client: Any = None,
     batch_size: int = BATCH_SIZE,
+    region: Region | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Solve inputs and yield their records (:func:`record`) in input order.
 
@@ -353,6 +359,9 @@ def solve_records(
         Solve on its cluster (:func:`dask_client`), each worker loading the model once.
     batch_size : int
         Images per chunk: per classifier call, and per task sent to a process.
+    region : Region, optional
+        Read only this rectangle of every image (:meth:`Solver.solve`); an image it
+        misses is an ``invalid_region`` result.
 
     Yields
     ------
@@ -368,7 +377,9 @@ def solve_records(
         # must find more queued than the one chunk it is waiting behind.
         in_flight = 4 * max(len(client.scheduler_info().get("workers", {})), 1)
         chunks = _chunks(_absolute(items), batch_size)
-        yield from _ordered(lambda c: client.submit(_remote_chunk, model, c, pure=False), chunks, in_flight)
+        yield from _ordered(
+            lambda c: client.submit(_remote_chunk, model, c, region, pure=False), chunks, in_flight
+        )
         return
     if jobs > 1:
         import multiprocessing
@@ -378,11 +389,11 @@ def solve_records(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(jobs, mp_context=context) as pool:
             chunks = _chunks(_absolute(items), batch_size)
-            yield from _ordered(lambda c: pool.submit(_remote_chunk, model, c), chunks, 4 * jobs)
+            yield from _ordered(lambda c: pool.submit(_remote_chunk, model, c, region), chunks, 4 * jobs)
         return
     solver = solver or worker_solver(model)
     for chunk in _chunks(items, batch_size):
-        yield from solve_chunk(solver, chunk)
+        yield from solve_chunk(solver, chunk, region)
 
 
 # ---------------------------------------------------------------- output
@@ -679,7 +690,7 @@ def run(
         Called with each record as it is written.
     **solve
         Passed to :func:`solve_records` (``solver``, ``model``, ``jobs``, ``client``,
-        ``batch_size``).
+        ``batch_size``, ``region``).
 
     Returns
     -------

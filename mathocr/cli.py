@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
@@ -21,7 +21,6 @@ from .errors import MathOCRError
 
 if TYPE_CHECKING:
     from .region import Region
-    from .solver import Solution, Solver
 
 # Synthetic pages the bundled model was trained with (mathocr.pagecrops).
 DEFAULT_PAGES = 5000
@@ -660,21 +659,8 @@ def _solve_parser(p: argparse.ArgumentParser) -> None:
         "--region",
         default=None,
         metavar="X,Y,W,H",
-        help="read only this rectangle of every image, in pixels (left, top, width, height); "
-        "solved in this process, so not with --jobs, --workers or --scheduler",
+        help="read only this rectangle of every image, in pixels (left, top, width, height)",
     )
-
-
-class _RegionSolver:
-    """A solver that reads the same region of every image: how ``--region`` reaches
-    :mod:`mathocr.batch`, which calls only ``solve_many``."""
-
-    def __init__(self, solver: Solver, region: Region) -> None:
-        self.solver = solver
-        self.region = region
-
-    def solve_many(self, images: Iterable[Any], **kwargs: Any) -> Iterator[Solution]:
-        return self.solver.solve_many(images, region=self.region, **kwargs)
 
 
 def _shown_value(d: dict) -> str:
@@ -703,9 +689,6 @@ def _solve_region(args: argparse.Namespace) -> Region | None:
     """The parsed ``--region``, or None; a bad value or combination is a usage error (exit 2)."""
     if args.region is None:
         return None
-    # The region is solved by this process's solver; the pool and cluster workers load their own.
-    if args.jobs > 1 or args.workers or args.scheduler:
-        args.solve_parser.error("--region solves in this process: not with --jobs, --workers or --scheduler")
     from .errors import RegionError
     from .region import Region
 
@@ -741,7 +724,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.output is not None:
         fmt = batch.output_format(args.output, fmt)  # a bad suffix fails before any work
     items = batch.iter_inputs(args.images, manifest=args.manifest, column=args.column)
-    solve: dict = {"model": args.model, "batch_size": args.batch_size or BATCH_SIZE}
+    solve: dict = {"model": args.model, "batch_size": args.batch_size or BATCH_SIZE, "region": region}
     with contextlib.ExitStack() as stack:
         if args.workers or args.scheduler:
             solve["client"] = stack.enter_context(batch.dask_client(args.scheduler, args.workers))
@@ -749,8 +732,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
             solve["jobs"] = args.jobs
         else:
             solve["solver"] = Solver.load(args.model)  # here, so a bad model fails before any output
-            if region is not None:
-                solve["solver"] = _RegionSolver(solve["solver"], region)
         if args.output is None and fmt is None:
             failed = False
             for rec in batch.solve_records(items, **solve):

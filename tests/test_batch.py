@@ -23,6 +23,7 @@ from PIL import Image
 
 from mathocr import batch
 from mathocr.errors import MathOCRError
+from mathocr.region import Region
 from mathocr.solver import Solver
 
 from ._expr_drawing import ShapeClassifier, draw_page
@@ -282,6 +283,19 @@ def test_dask_missing_is_a_clear_error(monkeypatch):
         pass
 
 
+def test_a_region_reaches_every_image(folder):
+    solver = Solver(ShapeClassifier())
+    items = list(batch.iter_inputs([str(folder)]))
+    region = Region(0, 0, 70, 200)  # the left part of each drawing
+    records = list(batch.solve_records(items, solver=solver, region=region, batch_size=2))
+    assert records == [
+        batch.record(name, next(solver.solve_many([src], on_error="return", region=region)))
+        for name, src in items
+    ]
+    whole = list(batch.solve_records(items, solver=solver))
+    assert [r.get("expression") for r in records] != [r.get("expression") for r in whole]
+
+
 # ---------------------------------------------------------------- real processes (slow)
 
 
@@ -302,6 +316,15 @@ def test_local_processes_give_the_same_records_in_order(folder, bundled_referenc
     items = [*batch.iter_inputs([str(folder)]), ("missing.png", str(folder / "missing.png"))]
     records = list(batch.solve_records(items, jobs=2, batch_size=2))
     assert records == bundled_reference
+
+
+@pytest.mark.slow
+def test_a_region_reaches_the_local_processes(folder, bundled_reference):
+    items = list(batch.iter_inputs([str(folder)]))
+    region = Region(0, 0, 70, 200)
+    here = list(batch.solve_records(items, solver=Solver.load(), region=region))
+    assert list(batch.solve_records(items, jobs=2, batch_size=2, region=region)) == here
+    assert here != bundled_reference[: len(here)]
 
 
 @pytest.mark.slow

@@ -255,8 +255,6 @@ def test_resume_continues_a_killed_jsonl_output(pages, tmp_path, capsys, fake_mo
         (["--jobs", "0"], "expected a positive integer"),
         (["--region", "1,2,3"], "--region: the region must be four whole numbers"),
         (["--region", "1,2,0,4"], "width and height must be at least 1 pixel"),
-        (["--region", "1,2,3,4", "--jobs", "2"], "--region solves in this process"),
-        (["--region", "1,2,3,4", "--workers", "2"], "--region solves in this process"),
     ],
 )
 def test_batch_usage_errors_exit_2(args, message, capsys, fake_model):
