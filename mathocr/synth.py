@@ -383,16 +383,19 @@ def _heldout_sets(root: str) -> dict[str, SymbolSet]:
     return load_training_data(root).heldout
 
 
-@lru_cache(maxsize=4)
-def _heldout_pool(
-    root: str, sources: tuple[str, ...] = TRAINING_SOURCES_HELDOUT
-) -> dict[str, tuple[np.ndarray, ...]]:
-    heldout = _heldout_sets(root)
-    pool = symbol_pool(heldout[s] for s in sources if s in heldout)
+def _every_token(pool: dict[str, tuple[np.ndarray, ...]], where: str) -> dict[str, tuple[np.ndarray, ...]]:
+    """``pool``, if it has a glyph of every token; else a DataError naming what is missing."""
     missing = [t for t in (*DIGITS, *OPERATORS) if not any(canonical(k) == t for k in pool)]
     if missing:
-        raise DataError(f"no held-out image of {', '.join(missing)} in {', '.join(sources)} under {root}")
+        raise DataError(f"no held-out image of {', '.join(missing)} in {where}")
     return pool
+
+
+@lru_cache(maxsize=2)
+def _heldout_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
+    heldout = _heldout_sets(root)
+    pool = symbol_pool(heldout[s] for s in TRAINING_SOURCES_HELDOUT if s in heldout)
+    return _every_token(pool, f"{', '.join(TRAINING_SOURCES_HELDOUT)} under {root}")
 
 
 def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
@@ -428,10 +431,7 @@ def _unseen_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
     held = unipen_writer_groups(load_unipen(root))[2]
     held = [s for s, dot in zip(held, dots(held), strict=True) if not dot]
     pool = symbol_pool([render_pen_samples(held, UNSEEN_WRITER_SOURCES[0], augment=False)])
-    missing = [t for t in (*DIGITS, *OPERATORS) if t not in pool]
-    if missing:
-        raise DataError(f"no held-out writer's glyph of {', '.join(missing)} under {root}")
-    return pool
+    return _every_token(pool, f"{UNSEEN_WRITER_SOURCES[0]} under {root}")
 
 
 def heldout_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
