@@ -53,6 +53,40 @@ def test_unseen_expression_accuracy(benchmark, models, unseen_items, config):
     _expression_figures(benchmark, models, config, unseen_items, "expressions_unseen")
 
 
+@pytest.mark.bench_configs("all")
+def test_school_forms_accuracy(benchmark, models, form_items, config):
+    """Brackets, decimals, ``:``, ``=`` to compute or check, two lines: exact match per form.
+
+    ``correct`` is judged on the equations whose both sides were read right: there it must
+    say whether the written answer is the value (issue: marking homework).
+    """
+    benchmark.group = "accuracy: synthetic expressions, school forms, unseen writers"
+    solutions = _solve(benchmark, models, config, [item.image for item in form_items])
+    per_form: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    marked, exacts = [], []
+    for item, sol in zip(form_items, solutions, strict=True):
+        exact = sol.expression == item.expression
+        exacts.append(exact)
+        per_form[item.form].append((exact, sol.ok and (exact or sol.value == item.value)))
+        if item.correct is not None and exact:
+            marked.append(sol.correct is item.correct)
+    hits = [h for v in per_form.values() for h in v]
+    benchmark.extra_info.update(
+        jsonable(
+            {
+                "kind": "expressions_forms",
+                "config": config,
+                "form": "onnx",
+                **_rates(hits),
+                "per_form": {name: _rates(v) for name, v in per_form.items()},
+                "equations_read_right": len(marked),
+                "correct_right": float(np.mean(marked)) if marked else None,
+                "answering": _answering(solutions, np.array(exacts)),
+            }
+        )
+    )
+
+
 @pytest.fixture(scope="module")
 def photo_items(bench_data_dir, budget) -> list[tuple]:
     """Phone photos of a sheet on a table (:data:`mathocr.synth.PHOTO_STYLES`), as the phone

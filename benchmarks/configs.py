@@ -176,6 +176,9 @@ class Budget:
         Synthetic expressions from unseen writers' glyphs per pen style (canvas, paper).
     invalid_items : int
         Invalid and garbage drawings (:func:`mathocr.synth.make_invalid_set`), every kind alike.
+    forms_items : int
+        Expressions of school arithmetic from unseen writers' glyphs (brackets, decimals,
+        ``:``, ``=`` to compute or to check, two lines), every form and pen style alike.
     rounds : dict
         Timed repetitions per latency benchmark kind.
     """
@@ -190,6 +193,7 @@ class Budget:
     synth_per_style: int
     unseen_per_style: int
     invalid_items: int
+    forms_items: int
     rounds: dict[str, int]
 
     def predict_rounds(self, batch: int) -> int:
@@ -221,6 +225,7 @@ _BUDGETS = {
         synth_per_style=63,  # 1,008 expressions over the 16 styles
         unseen_per_style=250,
         invalid_items=600,  # 100 of each kind
+        forms_items=1200,  # 200 of each form, 100 per pen style
         rounds={"transform": 30, "solve": 10, "cold_start": 3},
     ),
     "quick": Budget(
@@ -234,6 +239,7 @@ _BUDGETS = {
         synth_per_style=2,
         unseen_per_style=2,
         invalid_items=12,  # 2 of each kind
+        forms_items=12,  # 2 of each form
         rounds={"transform": 3, "solve": 2, "cold_start": 1},
     ),
 }

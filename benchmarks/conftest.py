@@ -185,6 +185,22 @@ def unseen_items(unseen_symbols, budget):
 
 
 @pytest.fixture(scope="session")
+def form_items(unseen_symbols, budget):
+    """School arithmetic from unseen writers' glyphs: every form but plain, in the pen styles."""
+    from mathocr.synth import EXPRESSION_FORMS, PEN_STYLES, make_expression_set
+
+    if unseen_symbols is None:
+        pytest.skip("no unseen writers' glyphs: the data directory has no UNIPEN tree with every token")
+    return make_expression_set(
+        budget.forms_items,
+        styles=list(PEN_STYLES),
+        seed=configs.SYNTH_SEED,
+        symbols=unseen_symbols,
+        forms=[name for name in EXPRESSION_FORMS if name != "plain"],
+    )
+
+
+@pytest.fixture(scope="session")
 def invalid_items(unseen_symbols, bench_data_dir, budget) -> tuple[list, str]:
     """Invalid and garbage drawings in every style, and whose glyphs drew their symbols.
 

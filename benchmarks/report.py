@@ -179,6 +179,11 @@ def _source_accuracy(f: Figures, config: str, source: str) -> float | None:
     return None if r is None else r.info["report"]["sources"].get(source, {}).get("accuracy")
 
 
+def _role_accuracy(f: Figures, config: str, source: str, role: str) -> float | None:
+    r = f.find("symbols", config)
+    return None if r is None else r.info["report"]["sources"].get(source, {}).get("per_role", {}).get(role)
+
+
 def _class_accuracy(report: Mapping[str, Any]) -> dict[str, float]:
     """Per-class accuracy over all held-out sources together (from the confusion matrices)."""
     labels = report["labels"]
@@ -398,6 +403,19 @@ def _accuracy_lines(f: Figures) -> list[str]:
     )
     for src in sources:
         rows.append(f.row(f"{src} accuracy", lambda c, s=src: _source_accuracy(f, c, s), _acc_cell))
+        roles = list(
+            dict.fromkeys(
+                role
+                for r in f.records
+                if r.kind == "symbols"
+                for role in r.info["report"]["sources"].get(src, {}).get("per_role", {})
+            )
+        )
+        if len(roles) > 1:  # digits and operators apart from the tokens that came later
+            rows += [
+                f.row(f"{src}, {role}", lambda c, s=src, k=role: _role_accuracy(f, c, s, k), _acc_cell)
+                for role in roles
+            ]
 
     def macro(c):
         vals = [_source_accuracy(f, c, s) for s in sources]
@@ -436,6 +454,23 @@ def _accuracy_lines(f: Figures) -> list[str]:
                 "photos with a token read off the sheet",
                 f.get("expressions_photo", "items_with_a_token_off_the_page"),
                 lambda v, _s: "–" if v is None else str(v),
+            )
+        )
+    if any(r.kind == "expressions_forms" for r in f.records):
+        forms = next(list(r.info["per_form"]) for r in f.records if r.kind == "expressions_forms")
+        rows += [
+            f.row(
+                f"school forms exact-match, unseen writers' glyphs: {name}",
+                f.get("expressions_forms", "per_form", name, "exact_match"),
+                _acc_cell,
+            )
+            for name in forms
+        ]
+        rows.append(
+            f.row(
+                "equations read right whose `correct` is right",
+                f.get("expressions_forms", "correct_right"),
+                _acc_cell,
             )
         )
     for direction in ("mdas->bhmsds", "bhmsds->mdas"):

@@ -60,6 +60,7 @@ CSV_COLUMNS = (
     "expression",
     "value",
     "decimal",
+    "correct",
     "confidence",
     "code",
     "error",
@@ -67,7 +68,8 @@ CSV_COLUMNS = (
     "alternatives",
 )
 """Columns of CSV and Parquet output: the JSON record, flat (no tokens); ``warnings`` and
-``alternatives`` are joined with ``"; "``."""
+``alternatives`` are joined with ``"; "``, and so are the lines' expressions, values and
+``correct`` (``true``/``false``, empty for no equation) of an image with several lines."""
 
 Item = tuple[str, Any]
 """An input: its name in the output, and what is read (a path, or bytes for stdin)."""
@@ -420,9 +422,21 @@ def output_format(path: str | os.PathLike | None, fmt: str | None = None) -> str
     return FORMATS[suffix]
 
 
+def _cell(value: Any) -> str:
+    """A value in a text column: ``true``/``false`` as in the JSON, ``""`` for none."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def _flat(rec: dict[str, Any]) -> dict[str, Any]:
     """A record as a CSV/Parquet row; one line per row, whatever the messages hold."""
     row = {key: rec.get(key) for key in CSV_COLUMNS}
+    if rec.get("lines"):  # several lines of writing: each column holds the lines' values
+        for key in ("expression", "value", "decimal", "correct"):
+            row[key] = "; ".join(_cell(line.get(key)) for line in rec["lines"])
+    elif row["correct"] is not None:
+        row["correct"] = _cell(row["correct"])
     row["warnings"] = "; ".join(rec.get("warnings", ()))
     row["alternatives"] = "; ".join(f"{a['expression']} = {a['value']}" for a in rec.get("alternatives", ()))
     for key in ("file", "error", "warnings"):

@@ -669,11 +669,25 @@ def _shown_value(d: dict) -> str:
     return d["value"] if d["value"] == d["decimal"] else f"{d['value']} ({d['decimal']})"
 
 
+def _answer(rec: dict) -> str:
+    """``12+69 = 81``, or for an equation ``1+1=3: wrong, 1+1 is 2`` / ``1+1=2: right``."""
+    text = rec["expression"]
+    if rec.get("correct") is None:
+        return f"{text.rstrip('=')} = {_shown_value(rec)}"
+    if rec["correct"]:
+        return f"{text}: right"
+    return f"{text}: wrong, {text.split('=')[0]} is {_shown_value(rec)}"
+
+
 def _print_text(rec: dict) -> None:
     """One record the human way: the result on stdout, its error and warnings on stderr."""
     name = rec["file"]
-    if rec["status"] != "error":
-        line = f"{name}: {rec['expression']} = {_shown_value(rec)}"
+    if rec.get("lines") and rec["status"] != "error":
+        for k, line in enumerate(rec["lines"], 1):
+            if line["status"] != "error":
+                print(f"{name}: line {k}: {_answer(line)}", flush=True)
+    elif rec["status"] != "error":
+        line = f"{name}: {_answer(rec)}"
         if rec["alternatives"]:
             others = "; ".join(f"{a['expression']} = {_shown_value(a)}" for a in rec["alternatives"])
             line += f"  [unsure, or: {others}]"

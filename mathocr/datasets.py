@@ -23,7 +23,7 @@ import os
 import shutil
 import struct
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from .errors import DataError, ImageError
 from .io import read_image
 from .preprocessing import to_grey, to_ink_on_black
 from .strokes import STYLES, distort, render, spread
-from .symbols import CLASSES, canonical, form, is_known
+from .symbols import CLASSES, TOKENS, canonical, form, is_known
 from .unipen import PenSample, read_unipen
 
 ENV_VAR = "MATHOCR_DATA"
@@ -584,18 +584,28 @@ def load_training_data(
 # ---------------------------------------------------------------------------- UNIPEN and Semeion
 
 
-def load_unipen(data_dir: str | os.PathLike | None = None) -> list[PenSample]:
+UNIPEN_TOKENS: tuple[str, ...] = (*CLASSES, *(t for t in TOKENS if t not in CLASSES and t != "."))
+"""Every token UNIPEN has samples of: the classes, and ``=`` and brackets (found by their
+shape, drawn from unseen writers in the bench). Its ``.`` samples are mostly no dots."""
+
+
+def load_unipen(
+    data_dir: str | os.PathLike | None = None, tokens: Sequence[str] = CLASSES
+) -> list[PenSample]:
     """Read UNIPEN's isolated digits (1a) and symbols (1d) that are mathocr tokens.
 
     Parameters
     ----------
     data_dir : path-like, optional
         See :func:`data_home`; the tree is ``<data_dir>/unipen/train_r01_v07``.
+    tokens : sequence of str, default :data:`~mathocr.symbols.CLASSES`
+        The labels to keep (training and the held-out accuracy read the classes only;
+        :data:`UNIPEN_TOKENS` adds ``=`` and brackets).
 
     Returns
     -------
     list of :class:`~mathocr.unipen.PenSample`
-        Labels are class tokens (``0``-``9``, ``+ - * /``). UNIPEN's ``*`` is an
+        Labels are tokens (``0``-``9``, ``+ - * /``, ...). UNIPEN's ``*`` is an
         asterisk, a written form of its own.
 
     Raises
@@ -607,7 +617,7 @@ def load_unipen(data_dir: str | os.PathLike | None = None) -> list[PenSample]:
     categories = [c for c in ("1a", "1d") if (root / "data" / c).is_dir()]
     if not categories:
         raise DataError(f"{root} holds neither data/1a (digits) nor data/1d (symbols)")
-    samples, _dropped = read_unipen(root, categories, labels=CLASSES)
+    samples, _dropped = read_unipen(root, categories, labels=tokens)
     return samples
 
 
@@ -622,10 +632,16 @@ def split_writers(
     >>> {s.writer for s in train} & {s.writer for s in held}   # doctest: +SKIP
     set()
     """
-    writers = sorted({s.writer for s in samples})
+    # The writers of the classes' samples only: reading more tokens (brackets) must not
+    # move a writer from one side to the other. A writer of nothing else is left out.
+    writers = sorted({s.writer for s in samples if s.label in CLASSES})
     order = np.random.default_rng(seed).permutation(len(writers))
     chosen = {writers[i] for i in order[: round(fraction * len(writers))]}
-    return [s for s in samples if s.writer in chosen], [s for s in samples if s.writer not in chosen]
+    known = set(writers)
+    return (
+        [s for s in samples if s.writer in chosen],
+        [s for s in samples if s.writer in known and s.writer not in chosen],
+    )
 
 
 def unipen_writer_groups(

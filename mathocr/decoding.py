@@ -1,16 +1,20 @@
-"""Class probabilities -> the most probable token sequence that is a valid expression.
+"""Class probabilities -> the most probable token sequences that are valid statements.
 
 Each symbol's classifier probabilities are combined with the grammar of
-:mod:`mathocr.expression` by a Viterbi search over a four-state automaton::
+:mod:`mathocr.expression` by a k-best Viterbi search over a finite automaton that
+accepts exactly its statements up to :data:`MAX_DEPTH` nested brackets. Its states
+are ``(phase, depth, side)``: ``phase`` says what may come next (an operand with or
+without a unary minus, more digits, the digits after a decimal point, an operator
+after a number or a ``)``), ``depth`` counts open brackets and ``side`` whether an
+``=`` was written. Which token does what comes from the roles in
+:data:`mathocr.symbols.VOCABULARY`, never from a list of characters here.
 
-    START --'-'--> SIGN --digit--> NUMBER --digit--> NUMBER
-    START --digit--------------->  NUMBER --op-->    OPERATOR --digit--> NUMBER
-
-accepting in ``NUMBER``. The search maximises the sum of log-probabilities, so a
-``/`` the classifier thought slightly more likely to be ``1`` still becomes ``/``
-between two numbers, and a trailing or doubled operator is read as the digit it
-most resembles instead of failing. Geometry enters as a log-prior: a mark much
-smaller than the line's digits is unlikely to be a digit (a dot, a minus).
+The search maximises the sum of log-probabilities, so a ``/`` the classifier thought
+slightly more likely to be ``1`` still becomes ``/`` between two numbers. Geometry
+enters as a log-prior: a mark much smaller than the line's digits is unlikely to be
+a digit (a dot, a minus), and tokens found by their shape (a decimal point, the two
+dots of ``:``, the bars of ``=``, brackets) take their probability from segmentation
+(:func:`apply_shapes`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .symbols import CLASSES, DIGITS
+from .symbols import BY_TOKEN, TOKENS
 
-_DIGIT_COLS = np.arange(len(DIGITS))
-_OP_COLS = np.arange(len(DIGITS), len(CLASSES))
-_MINUS = CLASSES.index("-")
+_ROLE_COLS = {
+    role: np.array([j for j, t in enumerate(TOKENS) if BY_TOKEN[t].role == role])
+    for role in {s.role for s in BY_TOKEN.values()}
+}
+_DIGIT_COLS = _ROLE_COLS["digit"]
+_MINUS = TOKENS.index("-")
+_SLASH = TOKENS.index("/")
 _FLOOR = 1e-9  # probabilities are floored so that log never sees zero
+
+MAX_DEPTH = 3
+"""Deepest nesting of brackets the decoder reads (``((1+2)*3)`` is depth 2)."""
 
 SMALL_SYMBOL = (0.35, 0.65)
 """Digits get a log-prior falling from 0 (longer side at 0.65 of the line height) to
@@ -38,7 +49,257 @@ OBELUS_LOG_PRIOR = float(np.log(1e-3))
 """Log-prior of every class but ``/`` for a mark whose parts are a bar between two dots
 (``÷``): three separate marks in that arrangement are no digit, plus, minus or times,
 however the classifier sees the merged crop (thick dots close to the bar look like ``+``)."""
-_SLASH = CLASSES.index("/")
+
+SHAPES: dict[str, dict[str, float]] = {
+    "point": {".": 0.95},
+    "colon": {"/": 0.95},
+    "equals": {"=": 0.95},
+    "open": {"(": 0.9},
+    "close": {")": 0.9},
+    "upright": {"(": 0.1, ")": 0.1},
+}
+"""Segmentation flags (:attr:`mathocr.segmentation.Segment.flags`) that name tokens by
+their shape, and the probability the flag gives each; the rest keeps the classifier's
+reading. A dot on the baseline between digits, two stacked dots, two stacked bars are
+near certain (two bars might still be a ``÷`` whose dots were lost); an upright arc is a
+bracket, or a curved ``1`` the grammar can still read as one (on UNIPEN's training
+writers 77-83% of brackets are arcs, 2.6% of ones); a straight upright stroke is a ``1``
+or a straight bracket, which only a bracket on the other side can tell: ``"upright"``
+counts only on a line with an arc."""
+
+
+def align_columns(proba: np.ndarray, classes: Sequence) -> np.ndarray:
+    """Reorder probability columns from ``classes`` order into :data:`~mathocr.symbols.TOKENS` order.
+
+    Tokens the model does not know (a model trained before ``=`` and brackets were
+    classes; the shape-found ``.``) get probability 0.
+
+    Parameters
+    ----------
+    proba : array of shape (n, len(classes))
+    classes : sequence
+        The model's ``classes_``.
+
+    Returns
+    -------
+    ndarray of shape (n, len(TOKENS))
+
+    Examples
+    --------
+    >>> p = align_columns(np.array([[0.2, 0.8]]), ["+", "7"])
+    >>> float(p[0, TOKENS.index("7")]), float(p[0, TOKENS.index("+")])
+    (0.8, 0.2)
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    names = [str(c) for c in classes]
+    if proba.ndim != 2 or proba.shape[1] != len(names):
+        raise ValueError(f"probabilities of shape {proba.shape} do not match {len(names)} classes")
+    out = np.zeros((proba.shape[0], len(TOKENS)))
+    for j, name in enumerate(names):
+        if name in TOKENS:
+            out[:, TOKENS.index(name)] = proba[:, j]
+    return out
+
+
+def apply_shapes(proba: np.ndarray, flags: Sequence[Sequence[str]]) -> np.ndarray:
+    """Give tokens found by their shape (:data:`SHAPES`) their probability.
+
+    Parameters
+    ----------
+    proba : array of shape (n, len(TOKENS))
+    flags : sequence of sequences of str
+        Shape remarks per symbol (:attr:`mathocr.segmentation.Segment.flags`).
+
+    Returns
+    -------
+    ndarray of shape (n, len(TOKENS))
+        A copy; a flagged row is its shape's probability (:data:`SHAPES`) on its token,
+        the rest the classifier's row scaled down.
+
+    Examples
+    --------
+    >>> p = align_columns(np.array([[0.9, 0.1]]), ["*", "1"])
+    >>> q = apply_shapes(p, [("point",)])
+    >>> round(float(q[0, TOKENS.index(".")]), 3), round(float(q[0, TOKENS.index("*")]), 3)
+    (0.95, 0.045)
+    """
+    out = np.array(proba, dtype=np.float64, copy=True)
+    # Without an arc on the line, an upright stroke is a 1: a pair of straight brackets
+    # is left unread rather than every 1 made a little less certain.
+    arcs = any(f in ("open", "close") for remarks in flags for f in remarks)
+    for i, remarks in enumerate(flags):
+        shape = next((SHAPES[f] for f in remarks if f in SHAPES and (arcs or f != "upright")), None)
+        if shape is not None:
+            row = out[i] / max(float(out[i].sum()), _FLOOR) * (1.0 - sum(shape.values()))
+            for token, p in shape.items():
+                row[TOKENS.index(token)] += p
+            out[i] = row
+    return out
+
+
+def geometry_log_prior(
+    boxes: Sequence[Sequence[float]],
+    line_height: float,
+    small: tuple[float, float] = SMALL_SYMBOL,
+    flags: Sequence[Sequence[str]] | None = None,
+) -> np.ndarray:
+    """Log-prior of each token for each box, from its size relative to the line and its shape.
+
+    Parameters
+    ----------
+    boxes : sequence of (x, y, w, h)
+    line_height : float
+        Height of a full-size symbol (see :attr:`Segmentation.line_height`).
+    small : (low, high)
+        Relative sizes between which the digits' log-prior ramps from
+        :data:`SMALL_DIGIT_LOG_PRIOR` up to 0.
+    flags : sequence of sequences of str, optional
+        Shape remarks per box (:attr:`mathocr.segmentation.Segment.flags`); ``"obelus"``
+        makes every token but ``/`` :data:`OBELUS_LOG_PRIOR` less likely.
+
+    Returns
+    -------
+    ndarray of shape (n, len(TOKENS))
+
+    Examples
+    --------
+    >>> prior = geometry_log_prior([(0, 0, 8, 8), (10, 0, 30, 60)], line_height=60)
+    >>> bool(prior[0, 0] < 0), bool(prior[1, 0] == 0)
+    (True, True)
+    """
+    prior = np.zeros((len(boxes), len(TOKENS)))
+    if line_height <= 0 or len(boxes) == 0:
+        return prior
+    size = np.array([max(b[2], b[3]) for b in boxes], dtype=np.float64) / line_height
+    lo, hi = small
+    ramp = np.clip((hi - size) / (hi - lo), 0.0, 1.0) * SMALL_DIGIT_LOG_PRIOR
+    prior[:, _DIGIT_COLS] = ramp[:, None]
+    for i, remarks in enumerate(flags or ()):
+        if "obelus" in remarks:
+            slash = prior[i, _SLASH]
+            prior[i] += OBELUS_LOG_PRIOR
+            prior[i, _SLASH] = slash
+    return prior
+
+
+# ---------------------------------------------------------------------------- the automaton
+
+# Phases: what may come next.
+_OPERAND = "operand"  # start of a side or after "(": a number, "(" or a unary minus
+_SIGNED = "signed"  # after a unary minus: a number or "("
+_AFTER_OP = "after_op"  # after a binary operator: a number or "("
+_INT = "int"  # inside a number's whole part
+_POINT = "point"  # just after a decimal point: a digit must follow
+_FRAC = "frac"  # inside a number's decimals
+_CLOSED = "closed"  # after ")"
+_EQUALS = "equals"  # just after "=": the right side, or nothing ("12+69=")
+_FIRST = (_OPERAND, 0, 0)
+
+State = tuple[str, int, int]
+
+
+def _step(state: State, role: str, token: str) -> State | None:
+    """The state after ``token`` (of ``role``), or None where the grammar forbids it."""
+    phase, depth, side = state
+    expects_operand = phase in (_OPERAND, _SIGNED, _AFTER_OP, _EQUALS)
+    if role == "digit":
+        if phase in (_INT, _FRAC) or expects_operand:
+            return (_FRAC if phase in (_POINT, _FRAC) else _INT, depth, side)
+        if phase == _POINT:
+            return (_FRAC, depth, side)
+        return None
+    if role == "point":
+        return (_POINT, depth, side) if phase == _INT else None
+    if role == "open":
+        # After a number or ")" a bracket multiplies: 2(3+4), (1+2)(3+4).
+        if depth < MAX_DEPTH and (expects_operand or phase in (_INT, _FRAC, _CLOSED)):
+            return (_OPERAND, depth + 1, side)
+        return None
+    if role == "close":
+        return (_CLOSED, depth - 1, side) if depth > 0 and phase in (_INT, _FRAC, _CLOSED) else None
+    if role == "operator":
+        if phase in (_INT, _FRAC, _CLOSED):
+            return (_AFTER_OP, depth, side)
+        if token == "-" and phase in (_OPERAND, _EQUALS):
+            return (_SIGNED, depth, side)
+        return None
+    if role == "equals":
+        return (_EQUALS, 0, 1) if side == 0 and depth == 0 and phase in (_INT, _FRAC, _CLOSED) else None
+    raise ValueError(f"no grammar for the role {role!r}")
+
+
+def _accepting(state: State) -> bool:
+    phase, depth, _side = state
+    return depth == 0 and phase in (_INT, _FRAC, _CLOSED, _EQUALS)
+
+
+def _transitions() -> dict[State, list[tuple[State, np.ndarray]]]:
+    """Every reachable state -> [(next state, token columns leading there)]."""
+    table: dict[State, list[tuple[State, np.ndarray]]] = {}
+    todo = [_FIRST]
+    while todo:
+        state = todo.pop()
+        if state in table:
+            continue
+        nxt: dict[State, list[int]] = {}
+        for j, token in enumerate(TOKENS):
+            to = _step(state, BY_TOKEN[token].role, token)
+            if to is not None:
+                nxt.setdefault(to, []).append(j)
+        table[state] = [(to, np.array(cols)) for to, cols in nxt.items()]
+        todo.extend(to for to in nxt if to not in table)
+    return table
+
+
+_STATES: list[State] = sorted(_transitions(), key=lambda st: st != _FIRST)  # _FIRST is 0
+_INDEX = {st: k for k, st in enumerate(_STATES)}
+# _NEXT[s, j]: the state after token column j in state s, -1 where the grammar forbids it.
+_NEXT = np.full((len(_STATES), len(TOKENS)), -1, dtype=np.int64)
+for _k, _st in enumerate(_STATES):
+    for _to, _cols in _transitions()[_st]:
+        _NEXT[_k, _cols] = _INDEX[_to]
+_ACCEPTING = np.array([_accepting(st) for st in _STATES])
+N_BEST = 8
+"""How many valid readings :func:`decode` keeps."""
+
+PRUNE = 25.0
+"""Prefixes this many nats (a factor of 1e-11) less probable than the best prefix so far
+are dropped. A reading made of one is far below :data:`mathocr.solver.MIN_VALID` of the
+symbols as read, so it could never be the answer; if pruning leaves no valid reading,
+the search is repeated without it."""
+_VALID_NEXT = _NEXT >= 0
+
+
+def accepts(tokens: Sequence[str]) -> bool:
+    """Whether the decoder's automaton accepts ``tokens`` (a valid statement).
+
+    Examples
+    --------
+    >>> accepts("2(3+4)="), accepts("1++2"), accepts("(1+2")
+    (True, False, False)
+    """
+    state: State | None = _FIRST
+    for token in tokens:
+        state = _step(state, BY_TOKEN[token].role, token) if token in BY_TOKEN else None
+        if state is None:
+            return False
+    return _accepting(state)
+
+
+def normalise(proba: np.ndarray, log_prior: np.ndarray | None = None) -> np.ndarray:
+    """Per-symbol probabilities with the log-prior applied, each row summing to 1.
+
+    Examples
+    --------
+    >>> normalise(np.array([[0.5, 0.5]]), np.log(np.array([[1.0, 3.0]]))).round(2).tolist()
+    [[0.25, 0.75]]
+    """
+    lp = np.log(np.clip(np.asarray(proba, dtype=np.float64), _FLOOR, None))
+    if log_prior is not None:
+        lp = lp + log_prior
+    lp -= lp.max(axis=1, keepdims=True)
+    q = np.exp(lp)
+    return q / q.sum(axis=1, keepdims=True)
 
 
 @dataclass
@@ -68,9 +329,9 @@ class Decoded:
     Attributes
     ----------
     symbols : list of str
-        Tokens of the most probable valid expression (``CLASSES`` vocabulary).
+        Tokens of the most probable valid statement (:data:`~mathocr.symbols.TOKENS`).
     confidences : list of float
-        Classifier probability of each chosen token.
+        Probability of each chosen token (before the log-prior).
     argmax : list of str
         Each symbol's own most probable token (with the log-prior), whatever the grammar
         says: what the drawing reads as.
@@ -78,11 +339,11 @@ class Decoded:
         Score of the sequence (log-probabilities plus log-priors).
     readings : list of Reading
         The most probable valid readings, best first (``readings[0]`` is ``symbols``).
-    probabilities : ndarray of shape (n, 14)
+    probabilities : ndarray of shape (n, len(TOKENS))
         Per-symbol probabilities as the search weighed them (classifier times
         log-prior, each row normalised).
     p_valid : float
-        The model's probability that the drawing is a valid expression at all: the
+        The model's probability that the drawing is a valid statement at all: the
         summed probability of every valid token sequence. Low for ``23+`` or ``1++2``
         read with confidence, whatever the best valid reading is.
     """
@@ -92,7 +353,7 @@ class Decoded:
     argmax: list[str]
     log_prob: float
     readings: list[Reading] = field(default_factory=list)
-    probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, len(CLASSES))))
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, len(TOKENS))))
     p_valid: float = 1.0
 
     @property
@@ -101,121 +362,15 @@ class Decoded:
         return [i for i, (s, a) in enumerate(zip(self.symbols, self.argmax, strict=False)) if s != a]
 
 
-def align_columns(proba: np.ndarray, classes: Sequence) -> np.ndarray:
-    """Reorder probability columns from ``classes`` order into :data:`CLASSES` order.
-
-    Classes the model does not know get probability 0.
-
-    Parameters
-    ----------
-    proba : array of shape (n, len(classes))
-    classes : sequence
-        The model's ``classes_``.
-
-    Returns
-    -------
-    ndarray of shape (n, 14)
-
-    Examples
-    --------
-    >>> p = align_columns(np.array([[0.2, 0.8]]), ["+", "7"])
-    >>> float(p[0, CLASSES.index("7")]), float(p[0, CLASSES.index("+")])
-    (0.8, 0.2)
-    """
-    proba = np.asarray(proba, dtype=np.float64)
-    names = [str(c) for c in classes]
-    if proba.ndim != 2 or proba.shape[1] != len(names):
-        raise ValueError(f"probabilities of shape {proba.shape} do not match {len(names)} classes")
-    out = np.zeros((proba.shape[0], len(CLASSES)))
-    for j, name in enumerate(names):
-        if name in CLASSES:
-            out[:, CLASSES.index(name)] = proba[:, j]
-    return out
-
-
-def geometry_log_prior(
-    boxes: Sequence[Sequence[float]],
-    line_height: float,
-    small: tuple[float, float] = SMALL_SYMBOL,
-    flags: Sequence[Sequence[str]] | None = None,
-) -> np.ndarray:
-    """Log-prior of each class for each box, from its size relative to the line and its shape.
-
-    Parameters
-    ----------
-    boxes : sequence of (x, y, w, h)
-    line_height : float
-        Height of a full-size symbol (see :attr:`Segmentation.line_height`).
-    small : (low, high)
-        Relative sizes between which the digits' log-prior ramps from
-        :data:`SMALL_DIGIT_LOG_PRIOR` up to 0.
-    flags : sequence of sequences of str, optional
-        Shape remarks per box (:attr:`mathocr.segmentation.Segment.flags`); ``"obelus"``
-        makes every class but ``/`` :data:`OBELUS_LOG_PRIOR` less likely.
-
-    Returns
-    -------
-    ndarray of shape (n, 14)
-
-    Examples
-    --------
-    >>> prior = geometry_log_prior([(0, 0, 8, 8), (10, 0, 30, 60)], line_height=60)
-    >>> bool(prior[0, 0] < 0), bool(prior[1, 0] == 0)
-    (True, True)
-    """
-    prior = np.zeros((len(boxes), len(CLASSES)))
-    if line_height <= 0 or len(boxes) == 0:
-        return prior
-    size = np.array([max(b[2], b[3]) for b in boxes], dtype=np.float64) / line_height
-    lo, hi = small
-    ramp = np.clip((hi - size) / (hi - lo), 0.0, 1.0) * SMALL_DIGIT_LOG_PRIOR
-    prior[:, _DIGIT_COLS] = ramp[:, None]
-    for i, remarks in enumerate(flags or ()):
-        if "obelus" in remarks:
-            slash = prior[i, _SLASH]
-            prior[i] += OBELUS_LOG_PRIOR
-            prior[i, _SLASH] = slash
-    return prior
-
-
-# The expression automaton: state -> {token kind: next state}. Accepting: NUMBER.
-_START, _SIGN, _NUMBER, _OPERATOR = range(4)
-_NEXT = {
-    _START: {"minus": _SIGN, "digit": _NUMBER},
-    _SIGN: {"digit": _NUMBER},
-    _NUMBER: {"digit": _NUMBER, "op": _OPERATOR},
-    _OPERATOR: {"digit": _NUMBER},
-}
-_KIND_COLS = {"digit": _DIGIT_COLS, "op": _OP_COLS, "minus": np.array([_MINUS])}
-N_BEST = 8
-"""How many valid readings :func:`decode` keeps."""
-
-
-def normalise(proba: np.ndarray, log_prior: np.ndarray | None = None) -> np.ndarray:
-    """Per-symbol probabilities with the log-prior applied, each row summing to 1.
-
-    Examples
-    --------
-    >>> normalise(np.array([[0.5, 0.5]]), np.log(np.array([[1.0, 3.0]]))).round(2).tolist()
-    [[0.25, 0.75]]
-    """
-    lp = np.log(np.clip(np.asarray(proba, dtype=np.float64), _FLOOR, None))
-    if log_prior is not None:
-        lp = lp + log_prior
-    lp -= lp.max(axis=1, keepdims=True)
-    q = np.exp(lp)
-    return q / q.sum(axis=1, keepdims=True)
-
-
 def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int = N_BEST) -> Decoded:
-    """Most probable valid token sequences (a k-best search over the expression automaton).
+    """Most probable valid token sequences (a k-best search over the statement automaton).
 
     Parameters
     ----------
-    proba : array of shape (n, 14)
-        Class probabilities in :data:`mathocr.symbols.CLASSES` order (see
-        :func:`align_columns`).
-    log_prior : array of shape (n, 14), optional
+    proba : array of shape (n, len(TOKENS))
+        Token probabilities in :data:`mathocr.symbols.TOKENS` order (see
+        :func:`align_columns` and :func:`apply_shapes`).
+    log_prior : array of shape (n, len(TOKENS)), optional
         Added to the log-probabilities (see :func:`geometry_log_prior`).
     n_best : int
         How many readings to keep in :attr:`Decoded.readings`.
@@ -225,16 +380,21 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
     Decoded
         Empty when ``n == 0``.
 
+    Raises
+    ------
+    ValueError
+        When no valid statement has a probability above 0 (every digit column is 0).
+
     Examples
     --------
     The classifier's first choices read ``8/+``; an expression cannot end with an
     operator, so the best valid reading keeps ``/`` and takes the last mark's
     most likely digit, and the model's doubt shows in ``p_valid``:
 
-    >>> p = np.full((3, 14), 1e-4)
-    >>> p[0, CLASSES.index("8")] = 0.9
-    >>> p[1, CLASSES.index("/")], p[1, CLASSES.index("1")] = 0.7, 0.25
-    >>> p[2, CLASSES.index("+")], p[2, CLASSES.index("2")] = 0.6, 0.35
+    >>> p = np.full((3, len(TOKENS)), 1e-4)
+    >>> p[0, TOKENS.index("8")] = 0.9
+    >>> p[1, TOKENS.index("/")], p[1, TOKENS.index("1")] = 0.7, 0.25
+    >>> p[2, TOKENS.index("+")], p[2, TOKENS.index("2")] = 0.6, 0.35
     >>> d = decode(p)
     >>> d.symbols, [r.text for r in d.readings[:2]], round(d.p_valid, 2)
     (['8', '/', '2'], ['8/2', '812'], 0.37)
@@ -245,36 +405,84 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
         return Decoded([], [], [], 0.0)
     q = normalise(proba, log_prior)
     lq = np.log(np.clip(q, 1e-300, None))
-    # Beam per automaton state: (log-prob, tokens). Every valid sequence's best
-    # n_best continuations survive, since the automaton's future depends only on the state.
-    beams: dict[int, list[tuple[float, tuple[int, ...]]]] = {_START: [(0.0, ())]}
-    # Forward sums over all valid sequences, for p_valid.
-    mass = {_START: 1.0}
+    k_best = max(1, int(n_best))
+    try:
+        ends, paths = _search(lq, k_best, PRUNE)
+    except ValueError:
+        ends, paths = _search(lq, k_best, np.inf)
+    mass = np.zeros(len(_STATES))  # forward sums over all valid sequences, for p_valid
+    mass[0] = 1.0
     for i in range(n):
-        nxt: dict[int, list[tuple[float, tuple[int, ...]]]] = {}
-        nmass: dict[int, float] = {}
-        for state, hyps in beams.items():
-            for kind, to in _NEXT[state].items():
-                cols = _KIND_COLS[kind]
-                nmass[to] = nmass.get(to, 0.0) + mass[state] * float(q[i, cols].sum())
-                best = cols[np.argsort(-lq[i, cols])[:n_best]]
-                nxt.setdefault(to, []).extend(
-                    (score + lq[i, c], (*toks, int(c))) for score, toks in hyps for c in best
-                )
-        beams = {st: sorted(h, key=lambda t: -t[0])[:n_best] for st, h in nxt.items()}
-        mass = nmass
-    final = beams.get(_NUMBER, [])
-    if not final:  # a lone '-' cannot be a valid expression, but a lone digit always can
-        raise ValueError("no valid expression: every digit has probability 0")
-    readings = [Reading([CLASSES[c] for c in toks], float(np.exp(score))) for score, toks in final]
-    best_cols = final[0][1]
+        flow = mass[:, None] * q[i][None, :]
+        mass = np.bincount(_NEXT[_VALID_NEXT], weights=flow[_VALID_NEXT], minlength=len(_STATES))
+    readings = [
+        Reading([TOKENS[c] for c in cols], float(np.exp(score)))
+        for score, cols in zip(ends, paths, strict=True)
+    ]
+    best_cols = paths[0]
     symbols = readings[0].symbols
     confidences = [float(proba[i, c]) for i, c in enumerate(best_cols)]
-    argmax = [CLASSES[int(c)] for c in np.argmax(q, axis=1)]
+    argmax = [TOKENS[int(c)] for c in np.argmax(q, axis=1)]
     log_prob = float(sum(np.log(np.clip(proba[i, c], _FLOOR, None)) for i, c in enumerate(best_cols)))
     if log_prior is not None:
         log_prob += float(sum(log_prior[i, c] for i, c in enumerate(best_cols)))
-    return Decoded(symbols, confidences, argmax, log_prob, readings, q, float(mass.get(_NUMBER, 0.0)))
+    return Decoded(symbols, confidences, argmax, log_prob, readings, q, float(mass[_ACCEPTING].sum()))
 
 
-__all__ = ["Decoded", "Reading", "align_columns", "decode", "geometry_log_prior", "normalise"]
+def _search(lq: np.ndarray, k_best: int, prune: float) -> tuple[list[float], list[list[int]]]:
+    """The ``k_best`` best accepted paths: (log-probabilities, token columns), best first."""
+    n_states, n_tokens = len(_STATES), len(TOKENS)
+    # k-best Viterbi over the automaton, vectorised: scores[s, r] is the r-th best
+    # log-probability of a prefix ending in state s (every valid sequence's best k
+    # continuations survive, since the automaton's future depends only on the state).
+    scores = np.full((n_states, k_best), -np.inf)
+    scores[0, 0] = 0.0
+    back: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per step: (prev state, prev rank, column)
+    for row in lq:
+        top = scores[:, 0]
+        live = np.flatnonzero(top >= top.max() - prune)
+        to = np.broadcast_to(_NEXT[live][:, None, :], (len(live), k_best, n_tokens)).ravel()
+        cand = (scores[live][:, :, None] + row[None, None, :]).ravel()
+        ok = np.flatnonzero((to >= 0) & np.isfinite(cand))
+        cand, to = cand[ok], to[ok]
+        order = np.lexsort((-cand, to))  # grouped by next state, best first
+        grouped = to[order]
+        rank = np.arange(len(order)) - np.searchsorted(grouped, grouped, side="left")
+        keep = rank < k_best
+        pick = order[keep]
+        src_live, src_rank, col = np.unravel_index(ok[pick], (len(live), k_best, n_tokens))
+        scores = np.full((n_states, k_best), -np.inf)
+        scores[to[pick], rank[keep]] = cand[pick]
+        prev_state = np.full((n_states, k_best), -1)
+        prev_rank = np.zeros((n_states, k_best), dtype=np.int64)
+        column = np.zeros((n_states, k_best), dtype=np.int64)
+        prev_state[to[pick], rank[keep]] = live[src_live]
+        prev_rank[to[pick], rank[keep]] = src_rank
+        column[to[pick], rank[keep]] = col
+        back.append((prev_state, prev_rank, column))
+    ends = [(float(scores[st, r]), int(st), r) for st in np.flatnonzero(_ACCEPTING) for r in range(k_best)]
+    ends = sorted((e for e in ends if np.isfinite(e[0])), key=lambda e: -e[0])[:k_best]
+    if not ends:
+        raise ValueError("no valid expression: every digit has probability 0")
+    paths = []
+    for _score, st, r in ends:
+        cols = []
+        for prev_state, prev_rank, column in reversed(back):
+            cols.append(int(column[st, r]))
+            st, r = int(prev_state[st, r]), int(prev_rank[st, r])
+        paths.append(cols[::-1])
+    return [e[0] for e in ends], paths
+
+
+__all__ = [
+    "MAX_DEPTH",
+    "SHAPES",
+    "Decoded",
+    "Reading",
+    "accepts",
+    "align_columns",
+    "apply_shapes",
+    "decode",
+    "geometry_log_prior",
+    "normalise",
+]

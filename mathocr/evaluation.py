@@ -15,7 +15,7 @@ from sklearn.metrics import confusion_matrix
 
 from .calibration import expected_calibration_error
 from .datasets import UNSEEN_WRITERS, SymbolSet
-from .symbols import CLASSES
+from .symbols import BY_TOKEN, CLASSES
 
 
 def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
@@ -31,6 +31,8 @@ def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
     dict
         ``{"sources": {name: report}, "labels": [...]}`` where a report holds
         ``n``, ``accuracy``, ``per_class`` (token -> accuracy, classes present only),
+        ``per_role`` (role of :data:`mathocr.symbols.VOCABULARY` -> accuracy: digits,
+        operators, brackets, equals),
         ``confusion`` (rows: true, columns: predicted, in ``labels`` order) and ``ece``
         (expected calibration error of the top-class confidence).
 
@@ -50,9 +52,17 @@ def evaluate_sets(pipe: Any, sets: Mapping[str, SymbolSet]) -> dict[str, Any]:
         pred = classes[proba.argmax(axis=1)]
         truth = np.asarray(s.y).astype(str)
         per_class = {c: round(float((pred[truth == c] == c).mean()), 5) for c in labels if (truth == c).any()}
+        role = np.array([BY_TOKEN[t].role if t in BY_TOKEN else "" for t in truth])
         out["sources"][name] = {
             "n": len(s),
             "accuracy": round(float((pred == truth).mean()), 5),
+            # Digits and operators apart from the tokens added later (brackets, "="): figures
+            # that stay comparable with models and reports from before them.
+            "per_role": {
+                r: round(float((pred[role == r] == truth[role == r]).mean()), 5)
+                for r in dict.fromkeys(role.tolist())
+                if r
+            },
             "errors": int((pred != truth).sum()),
             "per_class": per_class,
             "confusion": confusion_matrix(truth, pred, labels=labels).tolist(),
@@ -92,6 +102,8 @@ def format_report(report: Mapping[str, Any]) -> str:
             lines.append(_GROUP_TITLES.get(group, ""))
         ece = f", calibration error {100 * r['ece']:.2f}%" if "ece" in r else ""
         lines.append(f"{name}: accuracy {100 * r['accuracy']:.2f}% ({r['errors']} errors in {r['n']}){ece}")
+        if len(r.get("per_role", {})) > 1:
+            lines.append("  by role: " + ", ".join(f"{k} {100 * a:.2f}%" for k, a in r["per_role"].items()))
         lines.append("  " + "  ".join(f"{c}:{100 * a:.1f}" for c, a in r["per_class"].items()))
     for name, r in report["sources"].items():
         present = [i for i, c in enumerate(report["labels"]) if c in r["per_class"]]

@@ -6,10 +6,11 @@
           -> pipeline.predict_proba (all crops of all images, one batch)
           -> decoding.decode (grammar + geometry) -> expression.evaluate -> Solution
 
-Nothing here guesses silently: content the model cannot read (several lines, an
-``=`` inside the expression, marks shaped unlike any symbol, low-confidence or
-grammar-corrected symbols) is reported in :attr:`Solution.warnings`, or as an
-error when no trustworthy value exists.
+Each line of writing is read on its own: an expression (``(19-6)*5``), a sum to
+compute (``12+69=``) or an equation to check (``1+1=2``: :attr:`Solution.correct`).
+Nothing here guesses silently: marks shaped unlike any symbol, low-confidence or
+grammar-corrected symbols are reported in :attr:`Solution.warnings`, or as an error
+when no trustworthy value exists.
 
 Examples
 --------
@@ -24,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .decoding import align_columns, decode, geometry_log_prior
+from .decoding import SHAPES, align_columns, apply_shapes, decode, geometry_log_prior, normalise
 from .errors import (
     EmptyExpressionError,
     ExpressionError,
@@ -41,11 +43,11 @@ from .errors import (
     MathOCRError,
     NoExpressionError,
 )
-from .expression import evaluate, format_decimal, format_fraction, is_valid
+from .expression import check, evaluate, format_decimal, format_fraction, parse_statement
 from .io import MAX_BYTES, MAX_PIXELS, read_image
 from .region import Region, RegionLike
-from .segmentation import MAX_SIDE, Segmentation, segment
-from .symbols import CLASSES, DIGITS, DISPLAY
+from .segmentation import MAX_SIDE, Segment, Segmentation, segment
+from .symbols import DIGITS, DISPLAY, TOKENS, with_role
 
 LOW_CONFIDENCE = 0.8
 """A symbol whose most probable reading is below this (calibrated) is "hard to read": a
@@ -102,9 +104,10 @@ class Token:
     Attributes
     ----------
     symbol : str
-        ``0``-``9``, ``+``, ``-``, ``*`` or ``/``.
+        A token of :data:`~mathocr.symbols.TOKENS`: ``0``-``9``, ``+ - * / = ( ) .``.
     confidence : float
-        The classifier's probability for this symbol.
+        The probability of this symbol (the classifier's, or segmentation's for one found
+        by its shape: a decimal point).
     box : (x, y, w, h)
         Where it is, in original image pixels.
     """
@@ -170,6 +173,13 @@ class Solution:
     alternatives : list of Alternative
         Other readings close enough to the best to ask about, best first; only when
         :attr:`status` is ``"unsure"``.
+    correct : bool or None
+        For an equation ``a=b``: whether ``b`` is the value of ``a`` (:attr:`value`
+        is the value of ``a``, the right answer). None for an expression or ``a=``.
+    lines : list of Solution
+        With several lines of writing: each line read on its own, top to bottom;
+        :attr:`expression` joins theirs with ``"\\n"`` and :attr:`value` is None. Empty
+        for one line.
     """
 
     expression: str
@@ -180,6 +190,8 @@ class Solution:
     code: str | None = None
     confidence: float = 1.0
     alternatives: list[Alternative] = field(default_factory=list)
+    correct: bool | None = None
+    lines: list[Solution] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -192,6 +204,8 @@ class Solution:
         :attr:`alternatives`; ``"error"``: no value (see :attr:`code`)."""
         if self.error is not None:
             return "error"
+        if self.lines:
+            return "ok" if all(line.status == "ok" for line in self.lines) else "unsure"
         return "unsure" if self.alternatives else "ok"
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,16 +239,64 @@ class Solution:
             if tokens:
                 out["expression"] = self.expression
                 out["tokens"] = tokens
+            if self.lines:
+                out["lines"] = [line.to_dict() for line in self.lines]
             return {**out, **common}
+        if self.lines:
+            return {
+                "status": self.status,
+                "expression": self.expression,
+                "lines": [line.to_dict() for line in self.lines],
+                "tokens": tokens,
+                **common,
+            }
         value = self.value if self.value is not None else Fraction(0)
-        return {
+        out = {
             "status": self.status,
             "expression": self.expression,
             "value": format_fraction(value),
             "decimal": format_decimal(value),
-            "tokens": tokens,
-            **common,
         }
+        if self.correct is not None:
+            out["correct"] = self.correct
+        return {**out, "tokens": tokens, **common}
+
+    @classmethod
+    def of_lines(cls, lines: Sequence[Solution], warnings: Sequence[str] = ()) -> Solution:
+        """One Solution for several lines of writing, each read on its own.
+
+        It is an error only when no line could be read; a line that could not be read
+        among others that could makes it ``unsure``, with a warning naming the line.
+
+        Examples
+        --------
+        >>> a = Solution("1+1=2", Fraction(2), [], correct=True)
+        >>> b = Solution.failure(IncompleteExpressionError("a number must follow the +"))
+        >>> both = Solution.of_lines([a, b])
+        >>> both.status, both.expression, both.warnings
+        ('unsure', '1+1=2\\n', ['the 2nd line could not be read: a number must follow the +'])
+        """
+        lines = list(lines)
+        notes = list(warnings)
+        notes += [
+            f"the {ordinal(k + 1)} line could not be read: {line.error}"
+            for k, line in enumerate(lines)
+            if line.error is not None
+        ]
+        failed = [line for line in lines if line.error is not None]
+        error = code = None
+        if len(failed) == len(lines):
+            error, code = "no line could be read", failed[0].code
+        return cls(
+            "\n".join(line.expression for line in lines),
+            None,
+            [t for line in lines for t in line.tokens],
+            notes,
+            error,
+            code,
+            float(np.prod([line.confidence for line in lines])),
+            lines=lines,
+        )
 
     @classmethod
     def failure(
@@ -261,6 +323,12 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+_NUMERALS = frozenset((*DIGITS, *with_role("point")))
+_SHAPED = {(flag,) for flag, tokens in SHAPES.items() if max(tokens.values()) >= 0.5}
+"""Marks whose shape names their token (a point, a colon, ``=``, a bracket): readable,
+whatever the classifier, which has no class for them, makes of them."""
+
+
 def _shown(tokens: Sequence[str]) -> str:
     """Tokens as people write them: ``23 × 4 − 1``.
 
@@ -271,32 +339,35 @@ def _shown(tokens: Sequence[str]) -> str:
     """
     out = ""
     for i, t in enumerate(tokens):
-        glue = i and not (t in DIGITS and tokens[i - 1] in DIGITS)
+        glue = i and not (t in _NUMERALS and tokens[i - 1] in _NUMERALS)
         out += (" " if glue else "") + DISPLAY.get(t, t)
     return out
 
 
 def _explain(as_read: list[str]) -> MathOCRError:
     """Why the symbols, as read, are no expression: the error a person can act on."""
+    shown = _shown(as_read)
     if not any(t in DIGITS for t in as_read):
-        shown = _shown(as_read)
+        if as_read in (["-"], ["("], ["-", "("], ["(", "-"]):
+            # How an expression starts: not wrong, only unfinished.
+            return IncompleteExpressionError(f"only {shown} so far: write a number after it")
         if len(as_read) == 1:
-            # A lone '-' is how a negative number starts; anything else cannot start one.
-            if as_read[0] == "-":
-                return IncompleteExpressionError("only a minus sign so far: write a number after it")
             return MalformedExpressionError(f"only the sign {shown}: an expression needs numbers")
         return MalformedExpressionError(f"only signs ({shown}), no numbers: an expression needs numbers")
-    end = len(as_read)
-    while end and as_read[end - 1] not in DIGITS:
-        end -= 1
-    if end < len(as_read) and is_valid(as_read[:end]):
-        return IncompleteExpressionError(
-            f"read {_shown(as_read)} … so far: a number must follow the last sign"
-        )
-    return MalformedExpressionError(
-        f"read {_shown(as_read)}: the signs are not in an order that can be computed "
-        "(two in a row, or one at the start)"
-    )
+    try:
+        parse_statement(as_read)
+    except IncompleteExpressionError:
+        return IncompleteExpressionError(f"read {shown} … so far: it is not finished")
+    except ExpressionError as exc:
+        return MalformedExpressionError(f"read {shown}: {_plain(str(exc))}")
+    # The symbols as read do parse, yet the decoder found no valid reading near them (a
+    # reading deeper in brackets than it follows): say so rather than guess.
+    return MalformedExpressionError(f"read {shown}: too many brackets inside each other")
+
+
+def _plain(message: str) -> str:
+    """The parser's message for people: positions as ordinals ("the 3rd symbol")."""
+    return re.sub(r"at position (\d+)", lambda m: f"(the {ordinal(int(m.group(1)) + 1)} symbol)", message)
 
 
 class Solver:
@@ -530,58 +601,67 @@ class Solver:
 
     def _predict(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:
-            return np.zeros((0, len(self.classes_)))
+            return np.zeros((0, len(TOKENS)))
         proba = np.asarray(self.pipeline.predict_proba(crops), dtype=np.float64)
         proba = align_columns(proba, self.classes_)
         if self.class_weights:
-            scale = np.array([self.class_weights.get(c, 1.0) for c in CLASSES])
+            scale = np.array([self.class_weights.get(t, 1.0) for t in TOKENS])
             proba = proba * scale
             proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
     def _finish(self, seg: Segmentation, proba: np.ndarray) -> Solution:
-        warnings = list(seg.warnings)
-        segments = list(seg.segments)
-        if segments and "equals" in segments[-1].flags:
-            # "12+69=" is how people write a sum to be computed.
-            warnings.append("the '=' at the end was ignored")
-            segments, proba = segments[:-1], proba[:-1]
-        if not segments:
-            return Solution.failure(EmptyExpressionError("no symbols found in the image"), (), warnings)
+        """Read each line of ``seg`` (``proba`` in :data:`~mathocr.symbols.TOKENS` order)."""
+        if not seg.segments:
+            return Solution.failure(EmptyExpressionError("no symbols found in the image"), (), seg.warnings)
+        lines = np.array([s.line for s in seg.segments])
+        numbers = sorted(set(lines.tolist()))
+        if len(numbers) == 1:
+            return self._finish_line(seg.segments, proba, seg.line_height, list(seg.warnings))
+        return Solution.of_lines(
+            [
+                self._finish_line(
+                    [s for s, keep in zip(seg.segments, lines == k, strict=True) if keep],
+                    proba[lines == k],
+                    seg.line_height,
+                    [],
+                )
+                for k in numbers
+            ],
+            list(seg.warnings),
+        )
 
+    def _finish_line(
+        self, segments: list[Segment], proba: np.ndarray, line_height: float, warnings: list[str]
+    ) -> Solution:
+        """Decode one line of writing: an expression, ``12+69=`` or ``1+1=2``."""
         boxes, flags = [s.box for s in segments], [s.flags for s in segments]
-        decoded = decode(proba, geometry_log_prior(boxes, seg.line_height, flags=flags))
+        prior = geometry_log_prior(boxes, line_height, flags=flags)
+        # A mark is unreadable when the classifier cannot tell what it is; the share a
+        # shape gives to other tokens (a straight stroke may be a bracket) is no doubt of its.
+        own = normalise(proba, prior).max(axis=1)
+        proba = apply_shapes(proba, flags)
+        decoded = decode(proba, prior)
         q = decoded.probabilities
         readable = [
-            float(q[i].max()) >= self.low_confidence and "wide" not in s.flags for i, s in enumerate(segments)
+            (float(own[i]) >= self.low_confidence or s.flags[:1] in _SHAPED) and "wide" not in s.flags
+            for i, s in enumerate(segments)
         ]
         for i, s in enumerate(segments):
             which = f"the {ordinal(i + 1)} symbol"
             if "tall" in s.flags:
-                warnings.append(f"{which} is much taller than the others: a bracket or a letter?")
+                warnings.append(f"{which} is much taller than the others: a letter, or two symbols?")
             if "wide" in s.flags:
                 warnings.append(f"{which} is unusually wide: symbols touching, or a scribble?")
 
         as_read = decoded.argmax
         read_confidence = float(np.prod(q.max(axis=1)))
         read_tokens = [
-            Token(t, float(proba[i, CLASSES.index(t)]), s.box)
+            Token(t, float(proba[i, TOKENS.index(t)]), s.box)
             for i, (t, s) in enumerate(zip(as_read, segments, strict=True))
         ]
         if readable.count(False) > UNREADABLE_SHARE * len(readable):
-            exc = NoExpressionError("nothing here reads as numbers and signs: write digits and + − × ÷")
-            return Solution.failure(exc, read_tokens, warnings, read_confidence)
-        if seg.lines > 1:
-            exc = ExpressionError(
-                f"found {seg.lines} lines of writing; only one expression on one line can be solved"
-            )
-            return Solution.failure(exc, read_tokens, warnings, read_confidence)
-        inner = [i for i, s in enumerate(segments) if "equals" in s.flags]
-        if inner:
-            exc = ExpressionError(
-                f"the {ordinal(inner[0] + 1)} symbol looks like '=', which is not supported: "
-                "write only the expression to compute"
-            )
+            exc = NoExpressionError("nothing here reads as numbers and signs: write digits and + − × ÷ = ( )")
             return Solution.failure(exc, read_tokens, warnings, read_confidence)
         if decoded.readings[0].probability < self.min_valid * read_confidence:
             # The classifier is sure of symbols that make no expression: say what was read
@@ -601,11 +681,11 @@ class Solver:
             elif agree < self.low_confidence:
                 warnings.append(f"the {ordinal(i + 1)} symbol is hard to read")
         tokens = [
-            Token(sym, float(proba[i, CLASSES.index(sym)]), s.box)
+            Token(sym, float(proba[i, TOKENS.index(sym)]), s.box)
             for i, (sym, s) in enumerate(zip(best.symbols, segments, strict=True))
         ]
         try:
-            value = evaluate(best.symbols)
+            result = check(best.symbols)
         except ExpressionError as exc:
             return Solution.failure(exc, tokens, warnings, best.probability)
         alternatives = []
@@ -621,7 +701,13 @@ class Solver:
                 alt_value = None
             alternatives.append(Alternative(reading.text, alt_value, reading.probability))
         return Solution(
-            best.text, value, tokens, warnings, confidence=best.probability, alternatives=alternatives
+            best.text,
+            result.value,
+            tokens,
+            warnings,
+            confidence=best.probability,
+            alternatives=alternatives,
+            correct=result.correct,
         )
 
 

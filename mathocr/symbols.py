@@ -1,96 +1,164 @@
-"""The vocabulary: the 14 symbol classes and the aliases that map to them.
+"""The vocabulary: one table of tokens, their roles and written forms.
 
-Everything else in mathocr speaks in these tokens: ``0``-``9``, ``+``, ``-``,
-``*`` and ``/``. Glyph aliases (``x``, ``×``, ``·``, ``÷``) and dataset folder
-names (``addition_plus``, ``forward_slash``, ...) are resolved here and only here.
+Everything else in mathocr speaks in these tokens: ``0``-``9``, ``+ - * /``,
+``=``, ``(``, ``)`` and ``.``. What a token is (its role, its operator precedence,
+how it is shown, which glyphs and dataset folder names stand for it, whether the
+classifier learns it or segmentation finds it by its shape) is written once, in
+:data:`VOCABULARY`; the classes, the decoder's columns, the parser's precedence,
+``synth``'s kinds, the page's display and the OpenAPI enum derive from it.
 """
 
 from __future__ import annotations
 
-DIGITS: tuple[str, ...] = tuple("0123456789")
-OPERATORS: tuple[str, ...] = ("+", "-", "*", "/")
-CLASSES: tuple[str, ...] = DIGITS + OPERATORS
-"""The 14 classes, in the order used for ``classes_`` and probability columns."""
+from dataclasses import dataclass, field
 
-# Folder names and glyphs seen in public symbol datasets (the Kaggle "handwritten
-# math symbols" layout, mdas, bhmsds) and in user text. Keys are lower-case.
-ALIASES: dict[str, str] = {
-    **{d: d for d in DIGITS},
-    **{op: op for op in OPERATORS},
-    # addition
-    "plus": "+",
-    "add": "+",
-    "addition": "+",
-    "addition_plus": "+",
-    # subtraction
-    "minus": "-",
-    "sub": "-",
-    "subtraction": "-",
-    "subtraction_minus": "-",
-    "\u2212": "-",  # minus sign
-    "\u2013": "-",  # en dash
-    # multiplication
-    "times": "*",
-    "x": "*",
-    "\u00d7": "*",  # multiplication sign
-    "\u00b7": "*",  # middle dot
-    "\u22c5": "*",  # dot operator
-    "mul": "*",
-    "multiplication": "*",
-    "multiplication_cross": "*",
-    "multiplication_dot": "*",
-    "dot": "*",
-    "asterisk": "*",
-    # division
-    "div": "/",
-    "\u00f7": "/",  # obelus
-    "division": "/",
-    "division_obelus": "/",
-    "division_slash": "/",
-    "forward_slash": "/",
-    "slash": "/",
-}
 
-# The written forms behind each operator token, keyed by folder name or glyph: one
-# token can be drawn several ways ("*" as a cross, a letter x or a dot; "/" as a slash
-# or an obelus), and training balances forms, not only tokens.
-FORMS: dict[str, str] = {
-    "+": "plus",
-    "plus": "plus",
-    "add": "plus",
-    "addition": "plus",
-    "addition_plus": "plus",
-    "-": "minus",
-    "minus": "minus",
-    "sub": "minus",
-    "subtraction": "minus",
-    "subtraction_minus": "minus",
-    "\u2212": "minus",
-    "\u2013": "minus",
-    "*": "cross",
-    "times": "cross",
-    "\u00d7": "cross",
-    "mul": "cross",
-    "multiplication": "cross",
-    "multiplication_cross": "cross",
-    "x": "x",
-    "asterisk": "asterisk",
-    "dot": "dot",
-    "multiplication_dot": "dot",
-    "\u00b7": "dot",
-    "\u22c5": "dot",
-    "/": "slash",
-    "slash": "slash",
-    "forward_slash": "slash",
-    "division_slash": "slash",
-    "div": "obelus",
-    "division": "obelus",
-    "division_obelus": "obelus",
-    "\u00f7": "obelus",
-}
+@dataclass(frozen=True)
+class Symbol:
+    """One token of the vocabulary.
 
-# How each token is shown to people.
-DISPLAY: dict[str, str] = {**{c: c for c in CLASSES}, "*": "\u00d7", "/": "\u00f7", "-": "\u2212"}
+    Attributes
+    ----------
+    token : str
+        The ASCII token used everywhere (``"*"``, not ``"×"``).
+    role : str
+        ``"digit"``, ``"operator"`` (binary), ``"open"``, ``"close"``, ``"equals"`` or
+        ``"point"`` (a decimal point).
+    display : str
+        How it is shown to people.
+    precedence : int
+        Binding strength of a binary operator (0 for other roles).
+    learned : bool
+        Whether the classifier has a class for it. The others are found by their shape
+        and place (:mod:`mathocr.segmentation`): a decimal point is a dot on the
+        baseline (UNIPEN's ``.`` samples are mostly not dots when drawn), ``=`` two
+        stacked bars, a bracket a tall thin arc. Brackets were tried as classes and cost
+        the unseen writers' ``1`` dearly (README, "School arithmetic").
+    forms : dict of str to str
+        Names (glyphs, dataset folders, words; lower case) that stand for it, each with
+        its written form: ``"*"`` is drawn as a cross, a letter x, an asterisk or a dot,
+        ``"/"`` as a slash, an obelus or a colon. Training balances forms, not tokens.
+    """
+
+    token: str
+    role: str
+    display: str
+    precedence: int = 0
+    learned: bool = True
+    forms: dict[str, str] = field(default_factory=dict)
+
+
+VOCABULARY: tuple[Symbol, ...] = (
+    *(Symbol(d, "digit", d, forms={d: d}) for d in "0123456789"),
+    Symbol(
+        "+",
+        "operator",
+        "+",
+        1,
+        forms={"+": "plus", "plus": "plus", "add": "plus", "addition": "plus", "addition_plus": "plus"},
+    ),
+    Symbol(
+        "-",
+        "operator",
+        "\u2212",
+        1,
+        forms={
+            "-": "minus",
+            "minus": "minus",
+            "sub": "minus",
+            "subtraction": "minus",
+            "subtraction_minus": "minus",
+            "\u2212": "minus",
+            "\u2013": "minus",
+        },
+    ),
+    Symbol(
+        "*",
+        "operator",
+        "\u00d7",
+        2,
+        forms={
+            "*": "cross",
+            "times": "cross",
+            "\u00d7": "cross",
+            "mul": "cross",
+            "multiplication": "cross",
+            "multiplication_cross": "cross",
+            "x": "x",
+            "asterisk": "asterisk",
+            "dot": "dot",
+            "multiplication_dot": "dot",
+            "\u00b7": "dot",
+            "\u22c5": "dot",
+        },
+    ),
+    Symbol(
+        "/",
+        "operator",
+        "\u00f7",
+        2,
+        forms={
+            "/": "slash",
+            "slash": "slash",
+            "forward_slash": "slash",
+            "division_slash": "slash",
+            "div": "obelus",
+            "division": "obelus",
+            "division_obelus": "obelus",
+            "\u00f7": "obelus",
+            ":": "colon",
+            "colon": "colon",
+        },
+    ),
+    Symbol("=", "equals", "=", learned=False, forms={"=": "equals", "equals": "equals", "eq": "equals"}),
+    Symbol(
+        "(", "open", "(", learned=False, forms={"(": "open", "open_paren": "open", "left_parenthesis": "open"}
+    ),
+    Symbol(
+        ")",
+        "close",
+        ")",
+        learned=False,
+        forms={")": "close", "close_paren": "close", "right_parenthesis": "close"},
+    ),
+    Symbol(
+        ".",
+        "point",
+        ".",
+        learned=False,
+        forms={".": "point", "point": "point", "decimal_point": "point", ",": "point"},
+    ),
+)
+"""The one table of tokens; every other constant here derives from it."""
+
+BY_TOKEN: dict[str, Symbol] = {s.token: s for s in VOCABULARY}
+TOKENS: tuple[str, ...] = tuple(s.token for s in VOCABULARY)
+"""Every token, learned or found by shape."""
+
+
+def with_role(*roles: str) -> tuple[str, ...]:
+    """The tokens with one of these roles, in table order.
+
+    Examples
+    --------
+    >>> with_role("open", "close")
+    ('(', ')')
+    """
+    return tuple(s.token for s in VOCABULARY if s.role in roles)
+
+
+DIGITS: tuple[str, ...] = with_role("digit")
+OPERATORS: tuple[str, ...] = with_role("operator")
+CLASSES: tuple[str, ...] = tuple(s.token for s in VOCABULARY if s.learned)
+"""The classifier's classes, in the order of ``classes_`` and probability columns."""
+PRECEDENCE: dict[str, int] = {s.token: s.precedence for s in VOCABULARY if s.role == "operator"}
+
+ALIASES: dict[str, str] = {name: s.token for s in VOCABULARY for name in s.forms}
+"""Glyph, folder or word (lower case) -> token."""
+FORMS: dict[str, str] = {name: form for s in VOCABULARY for name, form in s.forms.items()}
+"""Glyph, folder or word (lower case) -> its written form (digits are their own form)."""
+DISPLAY: dict[str, str] = {s.token: s.display for s in VOCABULARY}
+"""How each token is shown to people."""
 
 
 def canonical(name: str) -> str:
@@ -104,7 +172,7 @@ def canonical(name: str) -> str:
     Returns
     -------
     str
-        One of :data:`CLASSES`.
+        One of :data:`TOKENS`.
 
     Raises
     ------

@@ -12,6 +12,14 @@ writers training never saw (:func:`unseen_writer_symbols`) are drawn in the pen 
 (:data:`PEN_STYLES`). Phone photos of a sheet on a table, 3000x3000 JPEG files with an EXIF
 orientation, are drawn in :data:`PHOTO_STYLES`.
 
+Expressions come in *forms* (:data:`EXPRESSION_FORMS`): plain (``38*5-7``), with
+brackets (``2(3+4)``), decimals (``12.75``), a colon for division (``12:4``), to compute
+(``12+69=``), a written check, right or wrong (``3*4=12``), and two lines, one below
+the other; ``forms=`` picks them, plain by default. ``=``, ``(`` and ``)`` come from the
+pool where it has them (UNIPEN's writers do) and are drawn with the pen otherwise (the
+training sources have none); decimal points and colons are always drawn, dots of the
+pen's width, as nobody's samples of them are usable.
+
 Drawings that hold no expression come from the same machinery
 (:func:`make_invalid_set`): operators misplaced (``23+``, ``*12``, ``1++2``, ``+``),
 random scribbles, and words of hand-made letters, the last two drawn as pen strokes by
@@ -32,8 +40,9 @@ Examples
 from __future__ import annotations
 
 import io
+import itertools
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -46,31 +55,33 @@ from scipy import ndimage
 from . import strokes as pen_strokes
 from .datasets import SymbolSet
 from .errors import DataError, EvaluationError
-from .expression import evaluate
+from .expression import check, evaluate
 from .io import read_image
-from .symbols import DIGITS, OPERATORS, canonical
+from .symbols import DIGITS, OPERATORS, canonical, form
 
 # ---------------------------------------------------------------------------- glyph kinds
 
-# A token has several written forms of different sizes: "*" is a cross, a letter x
-# or a small dot; "/" is a slash or an obelus. Kinds decide the drawn size.
-_KIND_OF_NAME = {
-    "dot": "dot",
-    "multiplication_dot": "dot",
-    "\u00b7": "dot",
-    "\u22c5": "dot",
+# A token has several written forms of different sizes (mathocr.symbols' table): "*" is
+# a cross, a letter x, an asterisk or a small dot; "/" a slash, an obelus or a colon.
+# Kinds decide the drawn size and place.
+_KIND_OF_FORM = {
+    "plus": "+",
+    "minus": "-",
+    "cross": "cross",
     "x": "cross",
-    "times": "cross",
-    "multiplication_cross": "cross",
-    "\u00d7": "cross",
-    "*": "cross",
-    "div": "obelus",
-    "division_obelus": "obelus",
-    "\u00f7": "obelus",
+    "asterisk": "cross",
+    "dot": "dot",
+    "slash": "/",
+    "obelus": "obelus",
+    "colon": "colon",
+    "equals": "=",
+    "open": "(",
+    "close": ")",
+    "point": "point",
 }
 
 # Longer-side size of each kind relative to the digit height, and whether the size
-# applies to the width (flat symbols) rather than the longer side.
+# applies to the height or the width (flat symbols) rather than the longer side.
 _SIZE: dict[str, tuple[float, float, str]] = {
     "digit": (0.85, 1.05, "height"),
     "+": (0.5, 0.72, "long"),
@@ -79,22 +90,43 @@ _SIZE: dict[str, tuple[float, float, str]] = {
     "dot": (0.13, 0.2, "long"),
     "/": (0.75, 1.0, "height"),
     "obelus": (0.55, 0.75, "width"),
+    "=": (0.5, 0.75, "width"),
+    "(": (1.1, 1.3, "height"),
+    ")": (1.1, 1.3, "height"),
+    # Drawn, never scaled from an image (_drawn_marks): a point is a dot 1.5-2.5 pen
+    # widths across, a colon two such dots with about 0.2 digit heights between them.
+    # Nominal sizes.
+    "point": (0.15, 0.25, "long"),
+    "colon": (0.5, 0.7, "height"),
 }
+
+# Kinds drawn as dots of the line's pen, whatever the pool holds: UNIPEN's "." samples
+# are mostly not dots, and no source has a colon.
+_DRAWN_KINDS = frozenset({"point", "colon"})
+# Kinds that stand on the baseline; the others float at mid-height.
+_ON_BASELINE = frozenset({"digit", "/", "point"})
 
 
 def glyph_kind(name: str) -> str:
-    """The drawn form of a glyph name: ``digit``, ``+``, ``-``, ``cross``, ``dot``, ``/`` or ``obelus``.
+    """The drawn kind of a glyph name, from its written form (:func:`mathocr.symbols.form`).
+
+    ``digit``, ``+``, ``-``, ``cross`` (a cross, letter x or asterisk), ``dot``, ``/``,
+    ``obelus``, ``colon``, ``=``, ``(``, ``)`` or ``point`` (a decimal point).
+
+    Raises
+    ------
+    KeyError
+        For a name that is no alias of :mod:`mathocr.symbols`.
 
     Examples
     --------
     >>> glyph_kind("division_obelus"), glyph_kind("7"), glyph_kind("forward_slash")
     ('obelus', 'digit', '/')
+    >>> glyph_kind(":"), glyph_kind("."), glyph_kind("equals"), glyph_kind("(")
+    ('colon', 'point', '=', '(')
     """
-    key = name.strip().lower()
-    if key in _KIND_OF_NAME:
-        return _KIND_OF_NAME[key]
-    token = canonical(name)
-    return "digit" if token in DIGITS else token
+    written = form(name)
+    return "digit" if written in DIGITS else _KIND_OF_FORM[written]
 
 
 # ---------------------------------------------------------------------------- styles
@@ -242,19 +274,32 @@ class SynthItem:
     ----------
     image : ndarray of uint8, shape (H, W, 3)
     tokens : list of str
+        ASCII tokens in reading order (``:`` is ``/``, ``×`` is ``*``); for several
+        lines, the tokens of every line one after the other, without a separator.
     expression : str
+        The ASCII expression: ``"".join(tokens)`` for one line, else the lines joined
+        by ``"\\n"``.
     value : Fraction
+        The value of the first line (of its left side, for ``12+69=`` or ``3*4=12``).
     style : str
     boxes : list of (x, y, w, h)
         Where each token's ink was placed (after rotation: the box of the rotated box).
     kinds : list of str
-        The drawn form of each token (``cross``, ``dot``, ``obelus``, ...).
+        The drawn form of each token (``cross``, ``dot``, ``obelus``, ``colon``,
+        ``point``, ...).
     page : ndarray of float, shape (4, 2), or None
         :data:`PHOTO_STYLES` only: the sheet's corners ``(x, y)`` in ``image``, clockwise
         from its top left; everything outside is the table.
     data : bytes or None
         :data:`PHOTO_STYLES` only: the encoded photo (JPEG, EXIF orientation);
         :func:`mathocr.io.read_image` of it is ``image``.
+    form : str
+        Its :data:`EXPRESSION_FORMS` entry.
+    lines : list of str
+        The ASCII expression of each written line (default: ``expression``'s lines).
+    correct : bool or None
+        For a written check ``a=b`` (form ``"check"``): whether ``b`` is ``a``'s value;
+        None when the item checks nothing.
     """
 
     image: np.ndarray
@@ -266,6 +311,13 @@ class SynthItem:
     kinds: list[str] = field(default_factory=list)
     page: np.ndarray | None = None
     data: bytes | None = None
+    form: str = "plain"
+    lines: list[str] = field(default_factory=list)
+    correct: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not self.lines:
+            self.lines = self.expression.split("\n")
 
 
 def random_tokens(
@@ -314,6 +366,199 @@ def _number(rng: np.random.Generator, size: int) -> list[str]:
     """The digits of a random ``size``-digit number, without a leading zero."""
     first = rng.integers(1 if size > 1 else 0, 10)
     return [str(first), *(str(d) for d in rng.integers(0, 10, size=size - 1))]
+
+
+# ---------------------------------------------------------------------------- expression forms
+
+# Lines of the other forms stay about as long as plain ones.
+_MAX_LINE = 12
+
+
+def _operator(rng: np.random.Generator) -> str:
+    return str(rng.choice(OPERATORS))
+
+
+def _value(tokens: Sequence[str]) -> Fraction | None:
+    """``tokens``' value, or None for a division by zero."""
+    try:
+        return evaluate(list(tokens))
+    except EvaluationError:
+        return None
+
+
+def _plain(rng: np.random.Generator, min_len: int, max_len: int, correct: bool) -> list[list[str]]:
+    return [random_tokens(rng, min_len, max_len)]
+
+
+def _group(rng: np.random.Generator, nested: bool) -> list[str]:
+    """``(a op b)``, sometimes ``(-a op b)``; ``nested``: one operand is a group itself."""
+    inner = ["-"] if rng.random() < 0.25 else []  # a unary minus right after "("
+    inner += _number(rng, int(rng.integers(1, 3)))
+    if not nested:
+        return ["(", *inner, _operator(rng), *_number(rng, int(rng.integers(1, 3))), ")"]
+    deeper = ["(", *_number(rng, 1), _operator(rng), *_number(rng, 1), ")"]
+    if rng.random() < 0.3:
+        return ["(", *inner, *deeper, ")"]  # implicit multiplication inside: (2(3+4))
+    if rng.random() < 0.5:
+        return ["(", *inner, _operator(rng), *deeper, ")"]
+    return ["(", *deeper, _operator(rng), *_number(rng, int(rng.integers(1, 3))), ")"]
+
+
+def _parentheses(rng: np.random.Generator, min_len: int, max_len: int, correct: bool) -> list[list[str]]:
+    """One or two bracket groups: ``12-(3+4)``, ``(3+4)*2``, ``2(3+4)``, ``(1+2)*(3-4)``, ..."""
+    while True:
+        group = _group(rng, nested=rng.random() < 0.3)
+        a = _number(rng, int(rng.integers(1, 3)))
+        shape = int(rng.integers(5))
+        if shape == 0:
+            tokens = [*a, _operator(rng), *group]
+        elif shape == 1:
+            tokens = [*group, _operator(rng), *a]
+        elif shape == 2:
+            tokens = [*a, *group]  # implicit multiplication
+        elif shape == 3:
+            second = _group(rng, nested=False)
+            tokens = [*group, *second] if rng.random() < 0.2 else [*group, _operator(rng), *second]
+        else:
+            tokens = [*a, _operator(rng), *group, _operator(rng), *_number(rng, 1)]
+        if rng.random() < 0.1:
+            tokens = ["-", *tokens]
+        if len(tokens) <= _MAX_LINE and _value(tokens) is not None:
+            return [tokens]
+
+
+def _decimal_number(rng: np.random.Generator) -> list[str]:
+    """``3.5``, ``0.25``, ``12.75``: one or two places, the last not a zero."""
+    places = int(rng.integers(1, 3))
+    fraction = [*(str(d) for d in rng.integers(0, 10, size=places - 1)), str(rng.integers(1, 10))]
+    return [*_number(rng, int(rng.integers(1, 3))), ".", *fraction]
+
+
+def _decimal(rng: np.random.Generator, min_len: int, max_len: int, correct: bool) -> list[list[str]]:
+    """Two or three numbers, at least one of them a decimal."""
+    while True:
+        m = int(rng.integers(2, 4))
+        decimal = rng.random(m) < 0.5
+        decimal[rng.integers(m)] = True
+        tokens = ["-"] if rng.random() < 0.1 else []
+        for k in range(m):
+            if k:
+                tokens.append(_operator(rng))
+            tokens += _decimal_number(rng) if decimal[k] else _number(rng, int(rng.integers(1, 3)))
+        if len(tokens) <= _MAX_LINE and _value(tokens) is not None:
+            return [tokens]
+
+
+def _colon(rng: np.random.Generator, min_len: int, max_len: int, correct: bool) -> list[list[str]]:
+    """A plain expression with at least one division, every division written ``:``."""
+    while True:
+        tokens = random_tokens(rng, min_len, max_len)
+        ops = [k for k, t in enumerate(tokens) if k and t in OPERATORS]
+        tokens[int(rng.choice(ops))] = "/"
+        if _value(tokens) is not None:
+            return [[":" if t == "/" else t for t in tokens]]
+
+
+def _compute(rng: np.random.Generator, min_len: int, max_len: int, correct: bool) -> list[list[str]]:
+    """``12+69=``: a plain expression to compute."""
+    return [[*random_tokens(rng, min_len, max_len), "="]]
+
+
+def _decimal_text(value: Fraction, places: int = 2) -> str | None:
+    """``value`` written out when it terminates within ``places`` decimals, else None.
+
+    Examples
+    --------
+    >>> _decimal_text(Fraction(-3, 4)), _decimal_text(Fraction(12)), _decimal_text(Fraction(1, 3))
+    ('-0.75', '12', None)
+    """
+    for p in range(places + 1):
+        scaled = value * 10**p
+        if scaled.denominator == 1:
+            digits = str(abs(scaled.numerator)).rjust(p + 1, "0")
+            text = f"{digits[:-p]}.{digits[-p:]}" if p else digits
+            return f"-{text}" if value < 0 else text
+    return None
+
+
+def _check(rng: np.random.Generator, min_len: int, max_len: int, correct: bool) -> list[list[str]]:
+    """``a=b``: ``b`` is ``a``'s value when ``correct``, else near it.
+
+    A wrong ``b`` is off by 1-10, or, when ``a``'s value is a decimal, sometimes by 0.1-0.9.
+    """
+    short = max(min_len, min(max_len, 7))
+    while True:
+        left = random_tokens(rng, min_len, short)
+        value = evaluate(left)
+        if not correct:
+            step = Fraction(1, 10) if value.denominator > 1 and rng.random() < 0.5 else Fraction(1)
+            value += int(rng.choice([-1, 1])) * int(rng.integers(1, 10 if step < 1 else 11)) * step
+        right = _decimal_text(value)
+        if right is not None and len(right) <= 5 and len(left) + 1 + len(right) <= _MAX_LINE:
+            return [[*left, "=", *right]]
+
+
+def _two_lines(rng: np.random.Generator, min_len: int, max_len: int, correct: bool) -> list[list[str]]:
+    """Two plain expressions, the second written below the first."""
+    return [random_tokens(rng, min_len, max_len), random_tokens(rng, min_len, max_len)]
+
+
+@dataclass(frozen=True)
+class ExpressionForm:
+    """One way of writing expressions (an entry of :data:`EXPRESSION_FORMS`).
+
+    Attributes
+    ----------
+    name : str
+    make : callable
+        ``make(rng, min_len, max_len, correct)`` -> the written lines, each a list of
+        glyph names (tokens, or ``":"`` for a division written as a colon); ``correct``
+        says whether a written check is to be right.
+    pool : tuple of str
+        The tokens whose glyphs must come from the pool. ``=``, ``(`` and ``)`` are drawn
+        with the pen when the pool has none; points and colons are always drawn.
+    """
+
+    name: str
+    make: Callable[[np.random.Generator, int, int, bool], list[list[str]]]
+    pool: tuple[str, ...] = (*DIGITS, *OPERATORS)
+
+
+EXPRESSION_FORMS: dict[str, ExpressionForm] = {
+    f.name: f
+    for f in (
+        ExpressionForm("plain", _plain),
+        ExpressionForm("parentheses", _parentheses),
+        ExpressionForm("decimal", _decimal),
+        ExpressionForm("colon", _colon, (*DIGITS, *(t for t in OPERATORS if t != "/"))),
+        ExpressionForm("compute", _compute),
+        ExpressionForm("check", _check),
+        ExpressionForm("two_lines", _two_lines),
+    )
+}
+"""How expressions are written: ``plain`` (:func:`random_tokens`: ``38*5-7``);
+``parentheses`` (one or two bracket groups, sometimes nested, a unary minus after ``(``,
+an implicit multiplication ``2(3+4)``); ``decimal`` (``3.5``, ``0.25``, ``12.75``: at
+least one per expression); ``colon`` (division written ``:``; the token is ``/``, the
+kind ``colon``); ``compute`` (``12+69=``); ``check`` (``a=b``, right for half the items,
+``SynthItem.correct`` says which); ``two_lines`` (two plain expressions, one below the
+other). ``plain``, ``colon``, ``compute`` and ``two_lines`` honour ``min_len``/``max_len``
+(``check`` takes its left side from at most 7 of them); the others keep their own
+lengths, at most 12 tokens a line."""
+
+
+def _forms(forms: Iterable[str | ExpressionForm]) -> list[ExpressionForm]:
+    """The chosen forms (names or ExpressionForm)."""
+    if isinstance(forms, str):
+        forms = [forms]
+    chosen = []
+    for f in forms:
+        if not isinstance(f, ExpressionForm) and f not in EXPRESSION_FORMS:
+            raise ValueError(f"unknown expression form {f!r}; known: {', '.join(EXPRESSION_FORMS)}")
+        chosen.append(f if isinstance(f, ExpressionForm) else EXPRESSION_FORMS[f])
+    if not chosen:
+        raise ValueError("forms is empty")
+    return chosen
 
 
 # ---------------------------------------------------------------------------- symbol pool
@@ -399,7 +644,7 @@ def _heldout_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
 
 
 def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tuple[np.ndarray, ...]]:
-    """The glyphs of UNIPEN's held-out writers (digits and ``+ - * /``), keyed by token.
+    """The glyphs of UNIPEN's held-out writers (digits, ``+ - * /`` and ``= ( )``), keyed by token.
 
     Expressions composed from them test what the symbol benchmark cannot: writers,
     and a source, that training never saw a sample of. They are drawn as the
@@ -426,9 +671,9 @@ def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str
 
 @lru_cache(maxsize=2)
 def _unseen_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
-    from .datasets import dots, load_unipen, render_pen_samples, unipen_writer_groups
+    from .datasets import UNIPEN_TOKENS, dots, load_unipen, render_pen_samples, unipen_writer_groups
 
-    held = unipen_writer_groups(load_unipen(root))[2]
+    held = unipen_writer_groups(load_unipen(root, UNIPEN_TOKENS))[2]
     held = [s for s, dot in zip(held, dots(held), strict=True) if not dot]
     pool = symbol_pool([render_pen_samples(held, UNSEEN_WRITER_SOURCES[0], augment=False)])
     return _every_token(pool, f"{UNSEEN_WRITER_SOURCES[0]} under {root}")
@@ -453,13 +698,20 @@ def heldout_symbols(data_dir: str | os.PathLike | None = None) -> dict[str, tupl
     return _heldout_pool(str(data_home(data_dir)))
 
 
-def _prepare_pool(symbols: Mapping[str, Sequence[np.ndarray]]) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """Token -> [(kind, raw image)] from any glyph-name -> images mapping."""
+def _prepare_pool(
+    symbols: Mapping[str, Sequence[np.ndarray]], needs: Iterable[str] = (*DIGITS, *OPERATORS)
+) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Token -> [(kind, raw image)] from any glyph-name -> images mapping.
+
+    Points and colons are left out (they are always drawn); every token of ``needs``
+    must have an image.
+    """
     out: dict[str, list[tuple[str, np.ndarray]]] = {}
     for name, images in symbols.items():
         token, kind = canonical(name), glyph_kind(name)
-        out.setdefault(token, []).extend((kind, img) for img in images)
-    missing = [t for t in (*DIGITS, *OPERATORS) if not out.get(t)]
+        if kind not in _DRAWN_KINDS:
+            out.setdefault(token, []).extend((kind, img) for img in images)
+    missing = [t for t in dict.fromkeys(needs) if not out.get(t)]
     if missing:
         raise DataError(f"the symbol pool has no image of {', '.join(missing)}")
     return out
@@ -473,6 +725,29 @@ def _pick_glyph(options: list[tuple[str, np.ndarray]], rng: np.random.Generator)
         if g is not None:
             return kind, g
     raise DataError("the symbol pool holds only blank images for a token")
+
+
+# Stands in for the image of a kind drawn at the pen's width (_drawn_marks).
+_NO_IMAGE = np.ones((1, 1), np.float32)
+
+
+def _glyph_of(
+    name: str, pool: dict[str, list[tuple[str, np.ndarray]]], rng: np.random.Generator
+) -> tuple[str, np.ndarray]:
+    """The glyph that writes ``name``: from the pool, drawn with the pen, or a dot to draw.
+
+    A point or a colon is always drawn later, at the line's pen width; ``=``, ``(`` and
+    ``)`` come from the pool when it has them, else from hand-made strokes.
+    """
+    kind = glyph_kind(name)
+    if kind in _DRAWN_KINDS:
+        return kind, _NO_IMAGE
+    token = canonical(name)
+    if pool.get(token):
+        return _pick_glyph(pool[token], rng)
+    if token in _PEN_SYMBOLS:
+        return _pen_glyph(_PEN_SYMBOLS[token](rng), rng, kind)
+    raise DataError(f"the symbol pool has no image of {token}")
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -535,12 +810,52 @@ def _same_pen(alphas: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarra
     pen = float(np.median(digits))
     out = []
     for kind, a in alphas:
-        if kind != "digit":
+        if kind != "digit" and kind not in _DRAWN_KINDS:
             grow = round(pen - _stroke_width(a))
             if grow >= 1:
                 a = ndimage.grey_dilation(np.pad(a, grow), footprint=_disk(grow + 1))
         out.append((kind, a))
     return out
+
+
+def _drawn_marks(
+    alphas: list[tuple[str, np.ndarray | None]], digit_h: float, rng: np.random.Generator
+) -> list[tuple[str, np.ndarray]]:
+    """Draw the points and colons of a line (None alphas) as dots of its pen's width.
+
+    A point is a dot 1.5-2.5 pen widths across; a colon two dots of 1.3-2.1, one above
+    the other, 0.15-0.28 digit heights (at least a pen width) between them, their
+    centres about 0.3-0.5 digit heights apart. The pen is the digits' median stroke width.
+    """
+    if all(a is not None for _, a in alphas):
+        return alphas
+    widths = [_stroke_width(a) for kind, a in alphas if kind == "digit" and a is not None]
+    pen = max(float(np.median(widths)) if widths else 0.0, 0.06 * digit_h, 1.5)
+    out = []
+    for kind, a in alphas:
+        if a is None and kind == "point":
+            a = _dot(pen * rng.uniform(1.5, 2.5), rng)
+        elif a is None:
+            upper, lower = (_dot(pen * rng.uniform(1.3, 2.1), rng) for _ in range(2))
+            gap = round(max(digit_h * rng.uniform(0.15, 0.28), pen))
+            shift = round(rng.normal(0, 0.15) * pen)
+            width = max(upper.shape[1], lower.shape[1]) + abs(shift)
+            a = np.zeros((upper.shape[0] + gap + lower.shape[0], width), np.float32)
+            ux, lx = max(0, shift), max(0, -shift)
+            a[: upper.shape[0], ux : ux + upper.shape[1]] = upper
+            a[upper.shape[0] + gap :, lx : lx + lower.shape[1]] = lower
+        out.append((kind, a))
+    return out
+
+
+def _dot(diameter: float, rng: np.random.Generator) -> np.ndarray:
+    """A filled, slightly oval dot about ``diameter`` pixels across, anti-aliased, padded."""
+    rx, ry = np.maximum(diameter / 2 * rng.uniform(0.85, 1.15, 2), 1.0)
+    size = int(np.ceil(2 * max(rx, ry))) + 6
+    c = (size - 1) / 2.0
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot((xx - c) / rx, (yy - c) / ry)
+    return np.clip((1.0 - r) * (rx + ry) / 2 + 0.5, 0.0, 1.0).astype(np.float32)
 
 
 def _disk(size: int) -> np.ndarray:
@@ -556,24 +871,42 @@ def _ink_box(alpha: np.ndarray) -> tuple[int, int, int, int]:
     return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
-def _layout(glyphs: list[tuple[str, np.ndarray]], digit_h: float, style: Style, rng: np.random.Generator):
-    """Place glyph alphas on a canvas; return (alpha canvas, ink boxes)."""
+def _layout(
+    glyphs: list[tuple[str, np.ndarray]],
+    digit_h: float,
+    style: Style,
+    rng: np.random.Generator,
+    breaks: Sequence[int] = (),
+):
+    """Place glyph alphas on a canvas; return (alpha canvas, ink boxes).
+
+    A glyph whose index is in ``breaks`` starts a new line, 1.5-2 digit heights below
+    the last one's baseline, left aligned with the first give or take 0.3 digit heights.
+    """
     slant = rng.uniform(*style.slant)
     margin = int(digit_h * rng.uniform(0.4, 0.9))
     xs, ys = [], []
     x = float(margin)
-    for kind, a in glyphs:
+    baseline, gap, ends = 0.0, 0.0, []
+    for j, (kind, a) in enumerate(glyphs):
+        if j in breaks:
+            ends.append(x - gap)
+            baseline += digit_h * rng.uniform(1.5, 2.0)
+            x = margin + digit_h * rng.uniform(-0.3, 0.3)
         bx, by, bw, bh = _ink_box(a)
-        if kind in ("digit", "/"):
-            bottom = 0.0  # digits and slashes stand on the baseline
+        if kind in _ON_BASELINE:
+            bottom = baseline  # digits, slashes and points stand on the baseline
             top = bottom - bh
         else:
-            top = -digit_h * 0.5 - bh / 2.0  # operators float at mid-height
+            top = baseline - digit_h * 0.5 - bh / 2.0  # operators float at mid-height
         top += rng.normal(0, style.jitter) * digit_h + slant * (x - margin)
         xs.append(x - bx)
         ys.append(top - by)
-        x += bw + rng.uniform(*style.spacing) * digit_h
-    width = int(np.ceil(x - rng.uniform(*style.spacing) * digit_h + margin))
+        gap = rng.uniform(*style.spacing) * digit_h
+        if kind == "point" or (j + 1 < len(glyphs) and glyphs[j + 1][0] == "point"):
+            gap *= 0.5  # a decimal point is written close to its digits
+        x += bw + gap
+    width = int(np.ceil(max([*ends, x - rng.uniform(*style.spacing) * digit_h]) + margin))
     ys_arr = np.array(ys)
     heights = np.array([a.shape[0] for _, a in glyphs])
     y_min = float(ys_arr.min())
@@ -868,9 +1201,14 @@ def render(
     glyphs: Sequence[tuple[str, np.ndarray]],
     style: Style,
     rng: np.random.Generator,
+    breaks: Sequence[int] = (),
 ) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Draw cleaned glyphs (kind, ink-on-black floats) in a style; return (RGB image, boxes)."""
-    image, boxes, _page, _data = _draw(tokens, glyphs, style, rng)
+    """Draw cleaned glyphs (kind, ink-on-black floats) in a style; return (RGB image, boxes).
+
+    Glyphs of kind ``point`` or ``colon`` are drawn as dots of the digits' pen whatever
+    their image; a glyph whose index is in ``breaks`` starts a new line below.
+    """
+    image, boxes, _page, _data = _draw(tokens, glyphs, style, rng, breaks)
     return image, boxes
 
 
@@ -879,14 +1217,18 @@ def _draw(
     glyphs: Sequence[tuple[str, np.ndarray]],
     style: Style,
     rng: np.random.Generator,
+    breaks: Sequence[int] = (),
 ):
     """:func:`render`, plus a scene style's sheet outline and JPEG bytes (else None, None)."""
     if len(tokens) != len(glyphs):
         raise ValueError("one glyph per token is needed")
     digit_h = rng.uniform(*style.height)
-    alphas = [(kind, _render_glyph(kind, g, digit_h, style, rng)) for kind, g in glyphs]
-    alphas = _same_pen(alphas)
-    canvas, boxes = _layout(alphas, digit_h, style, rng)
+    alphas = [
+        (kind, None if kind in _DRAWN_KINDS else _render_glyph(kind, g, digit_h, style, rng))
+        for kind, g in glyphs
+    ]
+    alphas = _drawn_marks(_same_pen(alphas), digit_h, rng)
+    canvas, boxes = _layout(alphas, digit_h, style, rng, breaks)
     canvas, boxes = _rotate(canvas, boxes, rng.uniform(*style.rotation))
     if style.scene:
         return _photograph(canvas, boxes, digit_h, style, rng)
@@ -918,6 +1260,7 @@ def make_expression_set(
     symbols: Mapping[str, Sequence[np.ndarray]] | None = None,
     min_len: int = 3,
     max_len: int = 9,
+    forms: Iterable[str | ExpressionForm] = ("plain",),
 ) -> list[SynthItem]:
     """Compose ``n`` synthetic expression images with their ground truth.
 
@@ -927,15 +1270,22 @@ def make_expression_set(
     styles : iterable of style names or Style, optional
         Item ``i`` is drawn in ``styles[i % len(styles)]``; default: all of :data:`STYLES`.
     seed : int
-        Item ``i`` depends only on ``(seed, i)`` and the pool.
+        Item ``i`` depends only on ``(seed, i)``, the pool, the styles and the forms.
     data_dir : path-like, optional
         Where the held-out symbols are read from when ``symbols`` is None.
     symbols : mapping, optional
         Glyph name (a token, an alias such as ``"x"``, ``"dot"`` or a dataset folder
         name such as ``"division_obelus"``) -> list of ink-on-black uint8 images.
-        Every token needs at least one image.
+        Every token the forms write needs at least one image, except ``=``, ``(``
+        and ``)`` (drawn with the pen when missing) and the point and colon (always
+        drawn at the pen's width; their images are never used).
     min_len, max_len : int
-        Number of tokens of each expression.
+        Number of tokens of each plain expression (see :data:`EXPRESSION_FORMS`).
+    forms : iterable of form names or ExpressionForm
+        How the expressions are written (:data:`EXPRESSION_FORMS`); the form turns once
+        per round of styles: item ``i`` is of ``forms[(i // len(styles)) % len(forms)]``,
+        so ``len(styles) * len(forms)`` items give every style every form. The default,
+        plain expressions only, draws exactly the items it drew before forms existed.
 
     Returns
     -------
@@ -943,6 +1293,8 @@ def make_expression_set(
 
     Raises
     ------
+    ValueError
+        An unknown style or form, or none.
     mathocr.errors.DataError
         No data directory, or a token without any image.
 
@@ -952,7 +1304,7 @@ def make_expression_set(
     >>> items[0].expression, items[0].value                          # doctest: +SKIP
     ('38*5-7', Fraction(183, 1))
     """
-    return list(iter_expressions(n, styles, seed, data_dir, symbols, min_len, max_len))
+    return list(iter_expressions(n, styles, seed, data_dir, symbols, min_len, max_len, forms=forms))
 
 
 def iter_expressions(
@@ -963,6 +1315,7 @@ def iter_expressions(
     symbols: Mapping[str, Sequence[np.ndarray]] | None = None,
     min_len: int = 3,
     max_len: int = 9,
+    forms: Iterable[str | ExpressionForm] = ("plain",),
 ) -> Iterator[SynthItem]:
     """The items of :func:`make_expression_set`, one at a time (same parameters).
 
@@ -976,18 +1329,47 @@ def iter_expressions(
     >>> [it.expression for it in iter_expressions(2, seed=4, symbols=pool)] == [
     ...     it.expression for it in make_expression_set(2, seed=4, symbols=pool)]
     True
+    >>> items = iter_expressions(4, styles=["clean", "paper"], symbols=pool, forms=["compute", "check"])
+    >>> [(it.style, it.form, it.expression[-1] == "=") for it in items]  # doctest: +NORMALIZE_WHITESPACE
+    [('clean', 'compute', True), ('paper', 'compute', True),
+     ('clean', 'check', False), ('paper', 'check', False)]
     """
     chosen = _styles(styles)
-    pool = _prepare_pool(symbols if symbols is not None else heldout_symbols(data_dir))
+    written = _forms(forms)
+    needs = [t for f in written for t in f.pool]
+    pool = _prepare_pool(symbols if symbols is not None else heldout_symbols(data_dir), needs)
+    names = [f.name for f in written]
     for i in range(n):
         rng = np.random.default_rng([seed, i])
-        style = chosen[i % len(chosen)]
-        tokens = random_tokens(rng, min_len, max_len)
-        glyphs = [_pick_glyph(pool[t], rng) for t in tokens]
-        image, boxes, page, data = _draw(tokens, glyphs, style, rng)
+        # Style i % S; the form turns once per round of styles (turn = i // S).
+        turn, s = divmod(i, len(chosen))
+        style, spec = chosen[s], written[turn % len(written)]
+        # A check is right or wrong in turn: each style's own checks alternate (count:
+        # how many of this form the style drew before), and so do neighbouring styles'.
+        count = (turn // len(names)) * names.count(spec.name) + names[: turn % len(names)].count(spec.name)
+        correct = (count + s + seed) % 2 == 0
+        lines = spec.make(rng, min_len, max_len, correct)
+        written_names = [name for line in lines for name in line]
+        tokens = [canonical(name) for name in written_names]
+        glyphs = [_glyph_of(name, pool, rng) for name in written_names]
+        breaks = list(itertools.accumulate(len(line) for line in lines[:-1]))
+        image, boxes, page, data = _draw(tokens, glyphs, style, rng, breaks)
         kinds = [k for k, _ in glyphs]
+        texts = ["".join(canonical(name) for name in line) for line in lines]
+        first = check([canonical(name) for name in lines[0]])
         yield SynthItem(
-            image, tokens, "".join(tokens), evaluate(tokens), style.name, boxes, kinds, page, data
+            image,
+            tokens,
+            "\n".join(texts),
+            first.value,
+            style.name,
+            boxes,
+            kinds,
+            page,
+            data,
+            form=spec.name,
+            lines=texts,
+            correct=first.correct,
         )
 
 
@@ -1088,10 +1470,12 @@ def scribble_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     ]
 
 
-def _pen_glyph(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> tuple[str, np.ndarray]:
+def _pen_glyph(
+    strokes: Sequence[np.ndarray], rng: np.random.Generator, kind: str = "digit"
+) -> tuple[str, np.ndarray]:
     """Strokes drawn as a canvas export by :func:`mathocr.strokes.render`, as a glyph for :func:`render`.
 
-    Sized like a digit: letters and scribbles stand on the baseline at digit height.
+    Sized and placed as ``kind``: letters and scribbles stand on the baseline at digit height.
     """
     size = rng.uniform(40, 64)
     drawn = pen_strokes.render(
@@ -1100,7 +1484,34 @@ def _pen_glyph(strokes: Sequence[np.ndarray], rng: np.random.Generator) -> tuple
     glyph = _clean_glyph(255 - drawn)  # the canvas is dark on white: glyphs are ink on black
     if glyph is None:
         raise ValueError("the strokes drew no ink")
-    return "digit", glyph
+    return kind, glyph
+
+
+def _bracket_strokes(token: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """A hand-made ``(`` or ``)``: an arc of an ellipse, one unit tall, top to bottom."""
+    sweep = rng.uniform(40, 60)  # half the arc, degrees
+    rx, ry = rng.uniform(0.55, 0.85), 0.5 / np.sin(np.radians(sweep))
+    if token == "(":
+        arc = _arc(1.0, 0.5, rx, ry, 180 - sweep, 180 + sweep)
+    else:
+        arc = _arc(0.0, 0.5, rx, ry, sweep, -sweep)
+    return pen_strokes.distort([arc], rng, rotate=6.0, shear=0.15, stretch=0.25)
+
+
+def _equals_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """A hand-made ``=``: two bars, one unit long, about half a unit apart."""
+    gap = rng.uniform(0.5, 0.7)
+    upper = [[rng.uniform(0.0, 0.1), 0.0], [rng.uniform(0.9, 1.0), rng.normal(0, 0.03)]]
+    lower = [[rng.uniform(0.0, 0.12), gap], [rng.uniform(0.88, 1.02), gap + rng.normal(0, 0.03)]]
+    return pen_strokes.distort([np.array(upper), np.array(lower)], rng, rotate=4.0, shear=0.2, stretch=0.15)
+
+
+# The symbols drawn with the pen when a pool has none (the training sources have none).
+_PEN_SYMBOLS: dict[str, Callable[[np.random.Generator], list[np.ndarray]]] = {
+    "=": _equals_strokes,
+    "(": lambda rng: _bracket_strokes("(", rng),
+    ")": lambda rng: _bracket_strokes(")", rng),
+}
 
 
 def _pen_marks(kind: str, rng: np.random.Generator) -> tuple[str, list[tuple[str, np.ndarray]]]:
@@ -1270,11 +1681,13 @@ def _styles(styles: Iterable[str | Style] | None) -> list[Style]:
 
 
 __all__ = [
+    "EXPRESSION_FORMS",
     "INVALID_KINDS",
     "LETTER_STROKES",
     "PEN_STYLES",
     "PHOTO_STYLES",
     "STYLES",
+    "ExpressionForm",
     "InvalidItem",
     "Style",
     "SynthItem",

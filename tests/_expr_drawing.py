@@ -71,6 +71,19 @@ def glyph_strokes(c: str, glyph: int, stroke: int) -> list[np.ndarray]:
     if c == "=":
         w, off = int(glyph * 0.55), glyph // 8
         return [_bar(half, w - half, mid - off - half), _bar(half, w - half, mid + off + half)]
+    if c == ",":  # a decimal point: a dot on the baseline
+        w = int(stroke * 1.6)
+        return [_ring(w / 2, glyph - w / 2, (w - stroke) / 2, (w - stroke) / 2)]
+    if c == ":":
+        w, r = int(stroke * 1.6), glyph // 5
+        dot = (w - stroke) / 2
+        return [_ring(w / 2, mid - r, dot, dot), _ring(w / 2, mid + r, dot, dot)]
+    if c in "()":
+        # An arc a little taller than a digit, reaching above and below it.
+        t = np.linspace(-1.0, 1.0, 25)
+        bulge = glyph * 0.18 * (1.0 - t**2)
+        x = (glyph * 0.18 - bulge if c == "(" else bulge) + half
+        return [np.column_stack([x, mid + t * glyph * 0.6])]
     raise ValueError(c)
 
 
@@ -89,7 +102,8 @@ def draw_page(
     """Draw crude symbols left to right; return (RGB page, expected ink boxes).
 
     Symbols: ``1`` bar, ``0`` ring, ``-`` dash, ``+`` cross, ``/`` slash,
-    ``x`` diagonal cross, ``.`` dot, ``÷`` obelus, ``=`` equals. ``glyph`` is a digit's
+    ``x`` diagonal cross, ``.`` dot at mid-height, ``,`` dot on the baseline (a decimal
+    point), ``:`` colon, ``÷`` obelus, ``=`` equals, ``(`` and ``)`` brackets. ``glyph`` is a digit's
     height, ``stroke`` the pen's width, ``gap`` the white between symbols, all in
     pixels; ``slant`` lifts each symbol by that many pixels per pixel along the line.
     """

@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-RESULT = "#answer:not([hidden]), #partial:not([hidden]), #error:not([hidden])"
+RESULT = "#answer:not([hidden]), #lines:not([hidden]), #partial:not([hidden]), #error:not([hidden])"
 SOLVE_URL = "**/api/v1/solve"
 AUTO_SOLVE_MS = 300  # app.js: how long the pen rests before the page reads the drawing
 
@@ -423,16 +423,7 @@ def test_unsure_offers_the_other_readings(page):
 
 def test_errors_are_shown_in_plain_words(page):
     p = page.page
-    draw_with_mouse(p, "12\n45")  # two lines: not one expression
-    read_as_written(p)
     error = p.locator("#error")
-    expect(error).to_be_visible()
-    expect(error).to_contain_text("could not be read as one expression")
-    expect(error).to_contain_text("lines")
-    expect(p.locator("#answer")).to_be_hidden()
-    expect(p.locator("#boxes rect")).to_have_count(4)  # what was read is still shown
-
-    p.click("#clear")
     draw_with_mouse(p, "1++2")
     read_as_written(p)
     expect(error).to_contain_text("operators are in the wrong place")
@@ -635,3 +626,27 @@ def test_phone_screen_touch_drawing(browser, base_url):
     finally:
         context.close()
     assert watched.problems == [] and watched.foreign == []
+
+
+def test_a_worksheet_is_read_line_by_line(page):
+    p = page.page
+    draw_with_mouse(p, "12\n45")
+    read_as_written(p)
+    expect(p.locator("#lines li")).to_have_text(["12 = 12", "45 = 45"])
+    expect(p.locator("#answer")).to_be_hidden()
+    expect(p.locator("#error")).to_be_hidden()
+    expect(p.locator("#boxes rect")).to_have_count(4)
+    p.click("#clear")
+    expect(p.locator("#lines")).to_be_hidden()
+
+
+def test_homework_is_marked(page):
+    p = page.page
+    draw_with_mouse(p, "2+2=5")
+    read_as_written(p)
+    expect(p.locator("#mark")).to_have_text("\u2717 the answer is 4")
+    expect(p.locator("#expression")).to_have_text("2 + 2 = 5")
+    p.click("#clear")
+    draw_with_mouse(p, "2+2=4")
+    read_as_written(p)
+    expect(p.locator("#mark")).to_have_text("\u2713")

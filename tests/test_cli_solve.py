@@ -114,11 +114,20 @@ def test_failed_images_exit_1_and_report_errors(tmp_path, capsys, fake_model):
 
 
 def test_error_with_recognised_tokens(tmp_path, capsys, fake_model):
-    path = write_png(tmp_path / "eq.png", "1+1=10")
+    path = write_png(tmp_path / "eq.png", "1=1=1")  # two "=": no statement
     assert cli.main(["solve", path, "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["code"] == "invalid_expression" and "'='" in out["error"]
-    assert out["tokens"] and out["expression"]
+    assert out["code"] == "malformed_expression" and "'='" in out["error"]
+    assert out["tokens"] and out["expression"] == "1=1=1"
+
+
+def test_equations_are_marked(tmp_path, capsys, fake_model):
+    right, wrong = write_png(tmp_path / "r.png", "1-1=0"), write_png(tmp_path / "w.png", "10-1=1")
+    assert cli.main(["solve", right, wrong]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{right}: 1-1=0: right",
+        f"{wrong}: 10-1=1: wrong, 10-1 is 9",
+    ]
 
 
 def test_human_readable_output(tmp_path, capsys, fake_model):
@@ -130,10 +139,7 @@ def test_human_readable_output(tmp_path, capsys, fake_model):
     captured = capsys.readouterr()
     # stdout: results only, one line per solved image; warnings and errors: stderr.
     assert captured.out.splitlines() == [f"{a}: 1/10 = 1/10 (0.1)", f"{b}: 10+1 = 11"]
-    err = captured.err.splitlines()
-    assert len(err) == 2
-    assert err[0] == f"{b}: warning: the '=' at the end was ignored"
-    assert err[1] == f"{blank}: error: no symbols found in the image"
+    assert captured.err.splitlines() == [f"{blank}: error: no symbols found in the image"]
 
 
 def test_json_mode_writes_nothing_on_stderr(tmp_path, capsys, fake_model):
@@ -144,7 +150,7 @@ def test_json_mode_writes_nothing_on_stderr(tmp_path, capsys, fake_model):
     captured = capsys.readouterr()
     assert captured.err == ""
     first, second = (json.loads(line) for line in captured.out.splitlines())
-    assert first["value"] == "11" and first["warnings"] and second["code"] == "nothing_found"
+    assert (first["expression"], first["value"]) == ("10+1=", "11") and second["code"] == "nothing_found"
 
 
 def test_stdin_and_model_option(tmp_path, capsys, fake_model, monkeypatch):

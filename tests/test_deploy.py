@@ -33,6 +33,7 @@ from werkzeug.test import encode_multipart
 from mathocr import errors
 from mathocr.region import Region
 from mathocr.solver import Alternative, Solution, Solver, Token
+from mathocr.symbols import TOKENS
 from mathocr.web import create_app
 from mathocr.web.app import DEFAULT_MAX_UPLOAD_BYTES, openapi_spec
 from mathocr.web.handwriting import render, render_png
@@ -128,8 +129,8 @@ def assert_unsolved(response, code: str) -> dict:
     assert "code" not in body and "value" not in body  # the code lives in body["error"]
     assert 0.0 <= body["confidence"] <= 1.0
     assert body["alternatives"] == [] and isinstance(body["warnings"], list)
-    if "tokens" in body:
-        assert body["expression"] == "".join(t["symbol"] for t in body["tokens"])
+    if "tokens" in body:  # several lines are joined with a newline
+        assert body["expression"].replace("\n", "") == "".join(t["symbol"] for t in body["tokens"])
     return body
 
 
@@ -208,7 +209,14 @@ def _conforms(spec: dict, schema: dict, value: Any, where: str = "$") -> list[st
         return _conforms(spec, spec["components"]["schemas"][name], value, where)
     if value is None:
         return [] if schema.get("nullable") else [f"{where}: null"]
-    kinds = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float)}
+    kinds = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "integer": int,
+        "number": (int, float),
+        "boolean": bool,
+    }
     kind = schema.get("type")
     if kind and not isinstance(value, kinds[kind]):
         return [f"{where}: not {kind}"]
@@ -234,7 +242,9 @@ def _conforms(spec: dict, schema: dict, value: Any, where: str = "$") -> list[st
 def test_openapi_documents_statuses_and_error_codes():
     spec = openapi_spec()
     schemas = spec["components"]["schemas"]
-    assert schemas["Solution"]["properties"]["status"]["enum"] == ["ok", "unsure"]
+    assert schemas["Solution"]["properties"]["status"]["enum"] == ["ok", "unsure", "error"]
+    # The tokens are the vocabulary's, in its order: the file follows mathocr.symbols.
+    assert schemas["Token"]["properties"]["symbol"]["enum"] == list(TOKENS)
     assert {"status", "confidence", "alternatives"} <= set(schemas["Solution"]["required"])
     assert schemas["UnsolvedError"]["properties"]["status"]["enum"] == ["error"]
     codes = schemas["UnsolvedError"]["properties"]["error"]["properties"]["code"]["enum"]
@@ -590,12 +600,21 @@ def test_422_nothing_recognisable(client):
     assert body.get("tokens", []) == []
 
 
-def test_422_not_a_valid_expression_keeps_the_tokens(client):
-    # Two lines are not one expression; what was read comes back with the error.
+def test_two_lines_are_read_line_by_line(client):
+    # A worksheet: each line on its own, in reading order, through the real model.
     r = multipart(client, png("12+3\n45", size=(600, 300)))
-    body = assert_unsolved(r, "invalid_expression")
-    assert "lines" in body["error"]["message"]
-    assert len(body["tokens"]) == 6 and body["expression"]
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["expression"] == "12+3\n45" and "value" not in body
+    assert [(line["expression"], line["value"]) for line in body["lines"]] == [("12+3", "15"), ("45", "45")]
+    assert len(body["tokens"]) == 6
+
+
+def test_422_when_no_line_reads(client):
+    r = multipart(client, png("12+\n4*", size=(600, 300)))
+    body = assert_unsolved(r, "incomplete_expression")
+    assert len(body["tokens"]) == 5 and body["expression"] == "12+\n4*"
+    assert [line["error"]["code"] for line in body["lines"]] == ["incomplete_expression"] * 2
     assert "value" not in body or body["value"] is None
     assert "code" not in body  # one error shape: the code lives in body["error"]
 
@@ -1136,3 +1155,26 @@ def _check_workers_are_replaced(pid: int, workers: int, base: str, req: urllib.r
     for _ in range(4):
         with urllib.request.urlopen(req, timeout=30) as r:
             assert json.load(r)["value"] == "15"
+
+
+def test_lines_and_marked_equations_match_the_openapi_description():
+    spec = openapi_spec()
+    wrong = Solution("2*3=5", Fraction(6), [Token("2", 0.99, (10, 20, 30, 40))], correct=False)
+    unread = Solution.failure(
+        errors.IncompleteExpressionError("a number must follow the +"), [Token("+", 0.9, (50, 60, 20, 20))]
+    )
+    app, _ = fake_app(Solution.of_lines([wrong, unread]))
+    r = multipart(app.test_client(), png("1"))
+    assert r.status_code == 200
+    body = r.get_json()
+    assert _conforms(spec, spec["components"]["schemas"]["Solution"], body) == []
+    assert body["status"] == "unsure" and body["expression"] == "2*3=5\n+" and "value" not in body
+    first, second = body["lines"]
+    assert (first["correct"], first["value"]) == (False, "6")
+    assert second["status"] == "error"
+    assert second["error"] == {"code": "incomplete_expression", "message": "A number must follow the +"}
+    # Every line unreadable: a 422 that still carries each line.
+    app, _ = fake_app(Solution.of_lines([unread, unread]))
+    body = assert_error(multipart(app.test_client(), png("1")), 422, "incomplete_expression")
+    assert _conforms(spec, spec["components"]["schemas"]["UnsolvedError"], body) == []
+    assert [line["error"]["code"] for line in body["lines"]] == ["incomplete_expression"] * 2

@@ -196,3 +196,17 @@ def test_train_command_rejects_bad_settings_before_loading_data(args, message, t
     err = capsys.readouterr().err
     assert "bad training settings" in err and message in err
     assert not (tmp_path / "m.joblib").exists()
+
+
+def test_evaluation_reports_each_role_apart(fast_pipeline, symbol_set):
+    from mathocr.datasets import SymbolSet
+    from mathocr.evaluation import evaluate_sets, format_report
+
+    X, y = symbol_set
+    report = evaluate_sets(fast_pipeline, {"tiny": SymbolSet(list(X), np.asarray(y), "tiny")})
+    r = report["sources"]["tiny"]
+    digits = np.isin(y, list("0123456789"))
+    pred = fast_pipeline.predict(X)
+    assert set(r["per_role"]) == {"digit", "operator"}
+    assert r["per_role"]["digit"] == pytest.approx(np.mean(pred[digits] == np.asarray(y)[digits]), abs=1e-4)
+    assert "by role: digit" in format_report(report)

@@ -13,6 +13,11 @@ from mathocr.segmentation import binarize, ink_signal, segment
 from ._expr_drawing import draw_page, shadow
 
 
+def named(segment) -> tuple[str, ...]:
+    """The flags that name a dot, bar or colon: without the upright strokes' bracket remarks."""
+    return tuple(f for f in segment.flags if f not in ("upright", "open", "close"))
+
+
 def boxes_of(seg):
     return [s.box for s in seg.segments]
 
@@ -188,13 +193,14 @@ def test_equals_is_flagged_not_silently_merged():
     assert all("equals" not in s.flags for s in seg.segments[:-1])
 
 
-def test_several_lines_are_reported():
+def test_several_lines_are_read_line_by_line():
     top, _ = draw_page("10+1")
     page = np.concatenate([top, top], axis=0)
     seg = segment(page)
-    assert seg.lines == 2
-    assert any("2 lines" in w for w in seg.warnings)
+    assert seg.lines == 2 and seg.warnings == []  # several lines are no longer a problem
     assert len(seg.segments) == 8  # stacked digits are not merged across lines
+    assert [s.line for s in seg.segments] == [0] * 4 + [1] * 4
+    assert all(s.box[1] > 100 for s in seg.segments[4:])
 
 
 def test_large_photo_is_reduced_with_boxes_in_original_pixels():
@@ -209,7 +215,7 @@ def test_unusual_shapes_are_flagged():
         page[80:160, x : x + 8] = 0  # digits "1"
     page[116:124, 200:600] = 0  # a long rule, no symbol
     page[5:235, 800:806] = 0  # a bar far taller than the digits (a bracket?)
-    flags = [s.flags for s in segment(page).segments]
+    flags = [named(s) for s in segment(page).segments]
     assert flags == [(), (), (), ("wide",), (), (), ("tall",)]
 
 
@@ -289,3 +295,269 @@ def test_connected_matches_scipy_on_random_graphs():
             assert len(set(zip(lab.tolist(), lab_ref.tolist(), strict=True))) == k
     chain = np.eye(200, k=1, dtype=bool) | np.eye(200, k=-1, dtype=bool)
     assert _connected(chain)[0] == 1
+
+
+# ---------------------------------------------------------------- shapes: . : = ( ) and lines
+def _disc(cx: float, cy: float, diameter: float, pen: float) -> np.ndarray:
+    """A pen path that leaves a filled dot ``diameter`` across (a spiral under a wide pen)."""
+    r = max(diameter / 2 - pen / 2, 0.3)
+    t = np.linspace(0, 6 * np.pi, 49)
+    radius = np.minimum(r, r * (1.5 - t / (4 * np.pi)))
+    return np.column_stack([cx + radius * np.cos(t), cy + radius * np.sin(t)])
+
+
+def _arc(cx, cy, rx, ry, a0, a1):
+    t = np.radians(np.linspace(a0, a1, 25))
+    return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
+
+
+def _glyph(c: str, g: float, pen: float, dot: float) -> list[np.ndarray]:
+    """Pen paths of one symbol, x from 0, y from a digit's top (``g`` its height)."""
+    from mathocr.web.handwriting import GLYPHS
+
+    if c.isdigit():
+        w = g * (0.45 if c == "1" else 0.62)
+        return [np.array(st) * (w, g) for st in GLYPHS[c]]
+    if c in "+-":
+        size = 0.55 * g
+        return [np.array(st) * size + (0, 0.5 * g - size / 2) for st in GLYPHS[c]]
+    if c == ".":  # a decimal point, on the baseline
+        return [_disc(0, g - dot / 2, dot, pen)]
+    if c == "·":  # a multiplication dot, at mid-height
+        return [_disc(0, g / 2, dot, pen)]
+    if c == ":":
+        return [_disc(0, 0.3 * g, dot, pen), _disc(0, 0.7 * g, dot, pen)]
+    if c == "=":
+        return [
+            np.array([[0, 0.38 * g], [0.5 * g, 0.38 * g]]),
+            np.array([[0, 0.62 * g], [0.5 * g, 0.62 * g]]),
+        ]
+    if c == "÷":
+        return [
+            np.array([[0, 0.5 * g], [0.55 * g, 0.5 * g]]),
+            *(_disc(0.275 * g, y * g, dot, pen) for y in (0.22, 0.78)),
+        ]
+    if c == "/":
+        return [np.array([[0.45 * g, 0], [0, g]])]
+    if c == "(":  # taller than a digit, reaching above and below it
+        return [_arc(0.45 * g, 0.5 * g, 0.4 * g, 0.62 * g, 125, 235)]
+    if c == ")":
+        return [_arc(-0.15 * g, 0.5 * g, 0.4 * g, 0.62 * g, -55, 55)]
+    raise ValueError(c)
+
+
+def write(*lines, g=80.0, pen=8.0, gap=24.0, pitch=1.8, dot=None, slant=0.0, marks=()):
+    """Pen-drawn lines of symbols (digits shaped as the web page draws them), as a page;
+    ``marks`` are extra pen paths in page pixels. Lines are ``pitch`` digit heights apart;
+    each symbol on a line ``slant`` pixels higher per pixel further right."""
+    from mathocr.strokes import render
+
+    dot = 1.8 * pen if dot is None else dot
+    margin, strokes, width = 60.0, [], 0.0
+    for k, text in enumerate(lines):
+        x, top = margin, margin + k * pitch * g + abs(slant) * 800
+        for c in text:
+            if c == " ":
+                x += 0.4 * g
+                continue
+            paths = _glyph(c, g, pen, dot)
+            left = min(p[:, 0].min() for p in paths)
+            strokes += [p - (left, 0) + (x, top - slant * (x - margin)) for p in paths]
+            x += max(p[:, 0].max() for p in paths) - left + pen + gap
+        width = max(width, x)
+    marks = [np.asarray(m, float) for m in marks]
+    width = max([width, *(m[:, 0].max() + pen for m in marks)])
+    size = (int(width + margin), int(2 * margin + ((len(lines) - 1) * pitch + 1) * g + 2 * abs(slant) * 800))
+    return render([*strokes, *marks], pen=pen, page=size)
+
+
+def shapes(seg) -> list[list[tuple[str, ...]]]:
+    """The flags of each line's segments."""
+    return [[named(s) for s in seg.segments if s.line == k] for k in range(seg.lines)]
+
+
+@pytest.mark.parametrize("text", ["3.5", "1.1", "0.25", "7.5", "12.75"])
+def test_a_dot_on_the_baseline_between_digits_is_a_decimal_point(text):
+    seg = segment(write(text))
+    assert seg.lines == 1 and seg.warnings == []
+    flags = [named(s) for s in seg.segments]
+    assert flags == [("point",) if c == "." else () for c in text]
+    point = seg.segments[text.index(".")]
+    assert point.parts == 1 and max(point.box[2:]) < 0.3 * seg.line_height
+    assert point.box[1] > seg.segments[0].box[1] + 0.6 * seg.line_height  # low on the line
+
+
+def test_a_dot_at_mid_height_is_a_multiplication_not_a_point():
+    seg = segment(write("3·5"))
+    assert len(seg.segments) == 3 and [named(s) for s in seg.segments] == [(), (), ()]
+    seg = segment(write("3.5·2"))
+    assert [named(s) for s in seg.segments] == [(), ("point",), (), (), ()]
+
+
+@pytest.mark.parametrize("where", ["end of line", "start of line"])
+def test_a_low_dot_without_a_digit_on_each_side_is_no_point(where):
+    # "3." or ".5": nothing tells a point from a stray mark; the old rules apply.
+    seg = segment(write("3." if where == "end of line" else ".5"))
+    assert all("point" not in s.flags for s in seg.segments)
+
+
+def test_a_speck_is_not_a_point():
+    # A speck far smaller than the pen's dot, where a decimal point would be: dropped.
+    page = write("35")
+    d3, d5 = segment(page).segments
+    x = (d3.box[0] + d3.box[2] + d5.box[0]) // 2
+    page[d3.box[1] + d3.box[3] - 4 : d3.box[1] + d3.box[3] - 1, x : x + 3] = 0
+    seg = segment(page)
+    assert len(seg.segments) == 2 and all(named(s) == () for s in seg.segments)
+    # A sliver (a hair of a blurred edge) is no point either.
+    page[d3.box[1] + d3.box[3] - 12 : d3.box[1] + d3.box[3], x] = 0
+    seg = segment(page)
+    assert len(seg.segments) == 2 and all(named(s) == () for s in seg.segments)
+
+
+def test_pieces_of_digits_are_no_points():
+    # Digits the web page's way (80 pixels high, a pen of 8), from x = 60, y = 60:
+    # a 4 whose cross bar's end broke off (a stub low beside its stem, 4 pixels from
+    # the bar), a 1, a 5 whose top bar is a stroke of its own, and a 1.
+    from mathocr.web.handwriting import GLYPHS
+
+    g, w = 80.0, 0.62 * 80.0
+    four = [
+        np.array([[0.58, 0.03], [0.12, 0.66], [0.78, 0.66]]) * (w, g) + 60,
+        np.array([[0.68, 0.32], [0.66, 0.97]]) * (w, g) + 60,
+        np.array([[111.0, 112.8], [113.0, 112.8]]),
+    ]
+    stroke = np.array(GLYPHS["5"][0])
+    five = [
+        np.array([[0.85, 0.02], [0.45, 0.02]]) * (w, g) + (220, 60),
+        np.vstack([[0.27, 0.14], stroke[2:]]) * (w, g) + (220, 60),
+    ]
+    ones = [np.array([[x, 60.0], [x, 140.0]]) for x in (170.0, 320.0)]
+    seg = segment(write("", marks=[*four, ones[0], *five, ones[1]]))
+    assert seg.lines == 1
+    assert all(named(s) == () for s in seg.segments)
+    assert [s.parts for s in seg.segments][-2:] == [2, 1]  # the 5's bar is merged, as before
+
+
+def test_a_colon_is_one_segment_flagged_as_division():
+    seg = segment(write("6:2"))
+    assert len(seg.segments) == 3
+    assert [named(s) for s in seg.segments] == [(), ("colon",), ()]
+    assert seg.segments[1].parts == 2
+    # A sloppy colon: the lower dot to the right of the upper, overlapping it by less
+    # than half its width: still one symbol.
+    g, pen, dot = 80.0, 8.0, 14.4
+    six, two = segment(write("6 2")).segments
+    cx = (six.box[0] + six.box[2] + two.box[0]) / 2
+    colon = [_disc(cx - 4, 60 + 0.32 * g, dot, pen), _disc(cx + 4, 60 + 0.7 * g, dot, pen)]
+    seg = segment(write("6 2", marks=colon))
+    assert [named(s) for s in seg.segments] == [(), ("colon",), ()]
+    assert seg.segments[1].parts == 2
+
+
+def test_colon_and_obelus_are_told_apart():
+    seg = segment(write("8÷2:4"))
+    assert [named(s) for s in seg.segments] == [(), ("obelus",), (), ("colon",), ()]
+    assert [s.parts for s in seg.segments] == [1, 3, 1, 2, 1]
+
+
+EQUALS = {
+    "level": [[(0, 0.38), (0.5, 0.38)], [(0, 0.62), (0.5, 0.62)]],
+    "lengths differ": [[(0, 0.38), (0.5, 0.38)], [(0.08, 0.62), (0.38, 0.62)]],
+    "slanted": [[(0, 0.46), (0.5, 0.32)], [(0.02, 0.63), (0.5, 0.5)]],  # the boxes overlap
+    "offset": [[(0, 0.38), (0.45, 0.38)], [(0.3, 0.6), (0.75, 0.62)]],  # by under half
+    "close together": [[(0, 0.44), (0.5, 0.44)], [(0, 0.58), (0.5, 0.58)]],
+}
+
+
+@pytest.mark.parametrize("how", EQUALS)
+def test_handwritten_equals_is_merged_and_flagged(how):
+    g = 80.0
+    seg = segment(write("12  12"))
+    x = (seg.segments[1].box[0] + seg.segments[1].box[2] + seg.segments[2].box[0]) / 2 - 0.3 * g
+    bars = [np.array(b) * g + (x, 60) for b in EQUALS[how]]
+    seg = segment(write("12  12", marks=bars))
+    assert len(seg.segments) == 5
+    assert [named(s) for s in seg.segments] == [(), (), ("equals",), (), ()]
+    assert seg.segments[2].parts == 2
+
+
+def test_two_minus_signs_and_an_obelus_are_not_equals():
+    seg = segment(write("5--3"))  # side by side: a minus in two strokes, as before
+    assert all("equals" not in s.flags for s in seg.segments)
+    seg = segment(write("8÷2"))
+    assert [named(s) for s in seg.segments] == [(), ("obelus",), ()]
+    seg = segment(write("1=-1"))  # a = then a minus: two symbols
+    assert [named(s) for s in seg.segments] == [(), ("equals",), (), ()]
+    assert seg.segments[1].parts == 2 and seg.segments[2].parts == 1
+
+
+def test_equals_shape():
+    from mathocr.segmentation import _is_equals
+
+    assert _is_equals(np.array([[0, 20, 40, 28], [4, 40, 36, 48]]))
+    assert _is_equals(np.array([[0, 18, 40, 30], [2, 28, 42, 40]]))  # slanted: boxes overlap
+    assert not _is_equals(np.array([[0, 20, 40, 28], [44, 22, 84, 30]]))  # - then -
+    assert not _is_equals(np.array([[0, 20, 40, 28], [10, 40, 16, 46]]))  # a bar and a dot
+    assert not _is_equals(np.array([[0, 20, 40, 28], [30, 40, 70, 48]]))  # barely overlapping
+
+
+def test_brackets_stay_on_their_line():
+    seg = segment(write("(1+2)"))
+    assert seg.lines == 1 and seg.warnings == []
+    assert len(seg.segments) == 5 and all(named(s) == () for s in seg.segments)
+    assert seg.segments[0].box[3] > seg.segments[1].box[3]  # taller than the digits
+    seg = segment(write("2(3+4)", "(1+2)=3", pitch=1.5))
+    assert seg.lines == 2
+    assert [len(line) for line in shapes(seg)] == [6, 7]
+    assert shapes(seg)[1][5] == ("equals",)
+
+
+def test_three_lines_in_reading_order():
+    seg = segment(write("(1+2)=3", "2.5·2", "6:3=2"))
+    assert seg.lines == 3 and seg.warnings == []
+    assert shapes(seg) == [
+        [(), (), (), (), (), ("equals",), ()],
+        [(), ("point",), (), (), ()],
+        [(), ("colon",), (), ("equals",), ()],
+    ]
+    # Line by line, each left to right.
+    for k in range(3):
+        xs = [s.box[0] for s in seg.segments if s.line == k]
+        assert xs == sorted(xs)
+    tops = [min(s.box[1] for s in seg.segments if s.line == k) for k in range(3)]
+    assert tops == sorted(tops)
+    assert [s.line for s in seg.segments] == sorted(s.line for s in seg.segments)
+
+
+def test_two_slanted_lines_close_together():
+    # The end of the first line is level with the start of the second.
+    seg = segment(write("10.5+2.5=13", "7:2=3.5", pitch=1.4, slant=0.08))
+    assert seg.lines == 2
+    assert shapes(seg) == [
+        [(), (), ("point",), (), (), (), ("point",), (), ("equals",), (), ()],
+        [(), ("colon",), (), ("equals",), (), ("point",), ()],
+    ]
+
+
+def test_small_marks_do_not_set_the_line_height():
+    # Dots and bars are most of the marks of "7:8=3" and "1÷1": the line is the digits' height.
+    for text in ("7:8=3", "1÷1", "3:8"):
+        seg = segment(write(text))
+        assert seg.line_height == pytest.approx(81, abs=4), text
+        assert all("tall" not in s.flags and "wide" not in s.flags for s in seg.segments)
+
+
+def test_a_heavy_pen_dot_is_still_a_point():
+    # A marker's dot is about half as high as its digits: no full-height mark for that.
+    seg = segment(write("3.5", g=54, pen=11, dot=32))
+    assert seg.segments[1].box[3] > 0.5 * seg.line_height
+    assert [named(s) for s in seg.segments] == [(), ("point",), ()]
+
+
+def test_brackets_are_told_by_their_arc():
+    seg = segment(write("(1+2)"))
+    assert [s.flags for s in seg.segments] == [("open",), ("upright",), (), (), ("close",)]
+    # A slash leans: neither a bracket nor an upright 1.
+    seg = segment(write("8/2"))
+    assert [s.flags for s in seg.segments] == [(), (), ()]

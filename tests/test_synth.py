@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from mathocr.errors import DataError
-from mathocr.expression import evaluate, is_valid
+from mathocr.expression import check, evaluate, is_valid
 from mathocr.segmentation import segment
-from mathocr.symbols import DIGITS
+from mathocr.symbols import ALIASES, DIGITS
 from mathocr.synth import (
+    _SIZE,
+    EXPRESSION_FORMS,
     INVALID_KINDS,
     LETTER_STROKES,
     PEN_STYLES,
@@ -20,6 +24,7 @@ from mathocr.synth import (
     Style,
     glyph_kind,
     invalid_tokens,
+    iter_expressions,
     make_expression_set,
     make_invalid_set,
     random_tokens,
@@ -265,3 +270,299 @@ def test_the_sheet_style_is_a_phone_photo_of_paper_on_a_table(pool):
     assert orientations <= {1, 3, 6, 8} and orientations != {1}
     again = make_expression_set(1, styles=["sheet"], seed=4, symbols=pool)[0]
     assert again.data == items[0].data and again.expression == items[0].expression
+
+
+# ---------------------------------------------------------------------------- expression forms
+
+
+def bars(stroke: int = 4) -> dict[str, list[np.ndarray]]:
+    """Glyphs of numpy bars, keyed like a real pool: each digit a post with a crossbar of its own."""
+    pool = {}
+    for d in DIGITS:
+        g = np.zeros((28, 28), np.uint8)
+        g[4:24, 12 : 12 + stroke] = 255
+        g[4 + 2 * int(d) : 7 + 2 * int(d), 8:20] = 255
+        pool[d] = [g]
+    minus = np.zeros((28, 28), np.uint8)
+    minus[12 : 12 + stroke, 4:24] = 255
+    plus = minus.copy()
+    plus[4:24, 12 : 12 + stroke] = 255
+    slash = np.zeros((28, 28), np.uint8)
+    cross = np.zeros((28, 28), np.uint8)
+    for i in range(20):
+        slash[23 - i, 6 + i // 2 : 6 + stroke + i // 2] = 255
+    for i in range(18):
+        cross[5 + i, 5 + i] = cross[5 + i, 22 - i] = 255
+    dot = np.zeros((28, 28), np.uint8)
+    dot[11:17, 11:17] = 255
+    obelus = minus.copy()
+    obelus[4:8, 12:16] = obelus[20:24, 12:16] = 255
+    pool.update(
+        {"+": [plus], "minus": [minus], "/": [slash], "x": [cross], "dot": [dot], "division_obelus": [obelus]}
+    )
+    return pool
+
+
+@pytest.fixture(scope="module")
+def thin() -> dict[str, list[np.ndarray]]:
+    return bars(stroke=2)
+
+
+def _digest(image: np.ndarray) -> str:
+    return hashlib.sha256(image.tobytes()).hexdigest()[:16]
+
+
+def test_plain_items_are_those_drawn_before_forms_existed():
+    # Pinned from the code before EXPRESSION_FORMS (benchmark rows keep their numbers):
+    # the default form draws the same rng values in the same order. The hashes also
+    # depend on numpy, Pillow and SciPy giving the same pixels.
+    styles = ["clean", "thick", "jpeg", "canvas", "paper", "photo", "rotated", "chalk"]
+    items = make_expression_set(8, styles=styles, seed=7, symbols=bars())
+    assert [(it.expression, _digest(it.image)) for it in items] == [
+        ("8+0-38/14", "64455397c7f10b6c"),
+        ("2+2+5-5*8", "3765e95aee239ad2"),
+        ("49*6", "7f3193dfa754b823"),
+        ("2+70-0/1", "9eb9ab33aa7d096d"),
+        ("52-422", "95da52e5d910f21c"),
+        ("55-561", "64d6259cb08ee341"),
+        ("9-0-98*48", "9bc53d28695b65aa"),
+        ("1-1", "8c0250cad49311bd"),
+    ]
+    assert items[0].kinds == ["digit", "+", "digit", "-", "digit", "digit", "obelus", "digit", "digit"]
+    assert items[0].boxes[:2] == [(26, 45, 37, 62), (76, 52, 40, 40)]
+    assert all(it.form == "plain" and it.lines == [it.expression] and it.correct is None for it in items)
+    every_style = make_expression_set(16, seed=3, symbols=bars(), forms=("plain",))
+    assert [it.expression for it in every_style] == [
+        *("60+3-642", "85*913*58", "-1+14", "1+385", "8*4", "1+8", "608-5", "56-1/6"),
+        *("3-9", "2/5/6", "7-3", "-6-4*4", "82*79", "0*13/18/2", "0*5-6+5", "50/65"),
+    ]
+    joined = hashlib.sha256(b"".join(it.image.tobytes() for it in every_style)).hexdigest()[:16]
+    assert joined == "ce47fe5726dec407"
+
+
+def test_glyph_kind_of_every_alias_has_a_size():
+    for name in ALIASES:
+        assert glyph_kind(name) in _SIZE, name
+    assert glyph_kind("asterisk") == glyph_kind("×") == "cross"
+    assert glyph_kind(":") == glyph_kind("colon") == "colon" and glyph_kind("÷") == "obelus"
+    assert (glyph_kind("."), glyph_kind("="), glyph_kind("("), glyph_kind(")")) == ("point", "=", "(", ")")
+    with pytest.raises(KeyError):
+        glyph_kind("@")
+
+
+def _check_item(it) -> None:
+    """Ground truth every item of every form keeps."""
+    assert it.expression == "\n".join(it.lines)
+    assert it.tokens == [t for line in it.lines for t in line]
+    assert len(it.boxes) == len(it.tokens) == len(it.kinds)
+    assert all(w > 0 and h > 0 for _, _, w, h in it.boxes)
+    result = check(it.lines[0])
+    assert it.value == result.value == evaluate(it.lines[0]) and it.correct == result.correct
+    for line in it.lines:
+        assert is_valid(line) and 3 <= len(line) <= 12, line
+    assert it.image.dtype == np.uint8 and it.image.ndim == 3 and np.ptp(it.image) > 60
+
+
+def _digit_height(it) -> float:
+    return float(np.median([h for (_, _, _, h), k in zip(it.boxes, it.kinds, strict=True) if k == "digit"]))
+
+
+def test_parentheses_are_balanced_nested_signed_and_multiply(thin):
+    items = make_expression_set(60, styles=["clean"], seed=1, symbols=thin, forms=["parentheses"])
+    depths, signed, implicit = set(), 0, 0
+    for it in items:
+        _check_item(it)
+        assert it.form == "parentheses" and "(" in it.tokens and it.correct is None
+        depth = 0
+        for t in it.tokens:
+            depth += (t == "(") - (t == ")")
+            assert depth >= 0
+            depths.add(depth)
+        assert depth == 0
+        signed += "(-" in it.expression
+        implicit += bool(re.search(r"[\d)]\(", it.expression))
+        # Brackets taller than digits, centred on their middle: a little above and below.
+        dh = _digit_height(it)
+        digit_boxes = [b for b, k in zip(it.boxes, it.kinds, strict=True) if k == "digit"]
+        middle = np.median([y + h / 2 for _, y, _, h in digit_boxes])
+        for (_, y, _, h), k, t in zip(it.boxes, it.kinds, it.tokens, strict=True):
+            if t in "()":
+                assert k == t and 1.0 * dh < h < 1.5 * dh, (it.expression, h, dh)
+                assert abs(y + h / 2 - middle) < 0.25 * dh
+    assert max(depths) == 2 and signed >= 3 and implicit >= 3
+
+
+def test_decimals_have_a_small_point_on_the_baseline(thin):
+    items = make_expression_set(30, styles=["clean"], seed=2, symbols=thin, forms=["decimal"])
+    for it in items:
+        _check_item(it)
+        assert re.search(r"\d\.\d", it.expression) and it.kinds.count("point") == it.tokens.count(".")
+        assert all(re.fullmatch(r"\d+(\.\d+)?", n) for n in re.split(r"[-+*/]", it.expression.lstrip("-")))
+        dh = _digit_height(it)
+        for i, (t, k) in enumerate(zip(it.tokens, it.kinds, strict=True)):
+            if t != ".":
+                continue
+            assert k == "point"
+            _, y, w, h = it.boxes[i]
+            assert max(w, h) < 0.4 * dh and h < 0.4 * dh  # a dot
+            before, after = it.boxes[i - 1], it.boxes[i + 1]  # digits on both sides
+            bottom = (before[1] + before[3] + after[1] + after[3]) / 2
+            assert abs(y + h - bottom) < 0.2 * dh, (it.expression, y + h, bottom)
+
+
+def test_colon_is_two_stacked_dots_for_a_division(thin):
+    pool = {k: v for k, v in thin.items() if k != "/"}  # the colon form writes no slash
+    items = make_expression_set(12, styles=["clean"], seed=3, symbols=pool, forms=["colon"])
+    for it in items:
+        _check_item(it)
+        assert "/" in it.tokens and ":" not in it.expression
+        assert [k for t, k in zip(it.tokens, it.kinds, strict=True) if t == "/"] == [
+            "colon"
+        ] * it.tokens.count("/")
+        dh = _digit_height(it)
+        ink = it.image.min(axis=2) < 128
+        for (x, y, w, h), k in zip(it.boxes, it.kinds, strict=True):
+            if k != "colon":
+                continue
+            labels, n = ndimage.label(ink[y : y + h, x : x + w])
+            assert n == 2
+            (y0, x0), (y1, x1) = ndimage.center_of_mass(labels > 0, labels, [1, 2])
+            assert abs(y1 - y0) > 2 * abs(x1 - x0) and 0.2 * dh < abs(y1 - y0) < 0.8 * dh  # stacked
+            assert w < 0.4 * dh
+
+
+def test_compute_ends_with_a_flat_equals_at_mid_height(thin):
+    items = make_expression_set(12, styles=["clean", "paper"], seed=4, symbols=thin, forms=["compute"])
+    for it in items:
+        _check_item(it)
+        assert it.tokens[-1] == "=" and it.tokens.count("=") == 1 and it.kinds[-1] == "="
+        assert it.value == evaluate(it.tokens[:-1]) and it.correct is None
+        dh = _digit_height(it)
+        _, y, w, h = it.boxes[-1]
+        assert w > h and 0.4 * dh < w < 0.9 * dh
+        assert abs(y + h / 2 - (it.boxes[0][1] + it.boxes[0][3] / 2)) < 0.6 * dh
+
+
+def test_checks_are_right_for_half_the_items(thin):
+    items = make_expression_set(32, styles=["clean", "canvas"], seed=5, symbols=thin, forms=["check"])
+    for it in items:
+        _check_item(it)
+        right = it.expression.split("=")[1]
+        assert re.fullmatch(r"-?\d+(\.\d+)?", right)
+        assert it.correct == (evaluate(right) == it.value)
+    assert [it.correct for it in items].count(True) == 16
+    # Right and wrong in each style.
+    assert {(it.style, it.correct) for it in items} == {
+        (s, c) for s in ("clean", "canvas") for c in (True, False)
+    }
+    again = make_expression_set(32, styles=["clean", "canvas"], seed=5, symbols=thin, forms=["check"])
+    assert [it.expression for it in again] == [it.expression for it in items]
+
+
+def test_two_lines_one_below_the_other(thin):
+    items = make_expression_set(10, styles=["clean", "canvas"], seed=6, symbols=thin, forms=["two_lines"])
+    for it in items:
+        _check_item(it)
+        assert it.expression.count("\n") == 1 and len(it.lines) == 2
+        assert it.value == evaluate(it.lines[0])
+        n = len(it.lines[0])
+        first, second = it.boxes[:n], it.boxes[n:]
+        assert min(y for _, y, _, _ in second) > max(y + h for _, y, _, h in first)
+        assert abs(first[0][0] - second[0][0]) < 1.0 * _digit_height(it)  # left aligned, give or take
+
+
+def test_forms_and_styles_combine(thin):
+    items = list(iter_expressions(4, styles=["clean", "paper"], symbols=thin, forms=["compute", "check"]))
+    assert [(it.style, it.form) for it in items] == [
+        ("clean", "compute"),
+        ("paper", "compute"),
+        ("clean", "check"),
+        ("paper", "check"),
+    ]
+    with pytest.raises(ValueError, match="unknown expression form 'nope'"):
+        make_expression_set(1, symbols=thin, forms=["nope"])
+    with pytest.raises(ValueError, match="forms is empty"):
+        make_expression_set(1, symbols=thin, forms=[])
+    # Items depend on (seed, i) and the forms, not on n.
+    a = make_expression_set(5, seed=9, symbols=thin, forms=list(EXPRESSION_FORMS))
+    b = make_expression_set(7, seed=9, symbols=thin, forms=list(EXPRESSION_FORMS))
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=False))
+
+
+@pytest.mark.parametrize("form", list(EXPRESSION_FORMS))
+def test_every_form_in_every_style(thin, form):
+    styles = [*STYLES, *PEN_STYLES]
+    items = make_expression_set(len(styles), styles=styles, seed=8, symbols=thin, forms=[form])
+    assert [it.style for it in items] == styles
+    for it in items:
+        _check_item(it)
+        h, w = it.image.shape[:2]
+        assert all(-2 <= x and x + bw <= w + 2 and -2 <= y and y + bh <= h + 2 for x, y, bw, bh in it.boxes)
+
+
+def test_a_photographed_sheet_of_two_lines(thin):
+    it = make_expression_set(1, styles=["sheet"], seed=1, symbols=thin, forms=["two_lines"])[0]
+    _check_item(it)
+    assert it.data is not None and it.page is not None
+
+
+def test_brackets_and_equals_from_the_pool_when_it_has_them(thin):
+    # The training sources have no = ( ): drawn with the pen, narrow arcs and two bars.
+    drawn = make_expression_set(12, styles=["clean"], seed=7, symbols=thin, forms=["parentheses", "compute"])
+    block = np.zeros((28, 28), np.uint8)
+    block[4:24, 4:24] = 255
+    pooled = make_expression_set(
+        12,
+        styles=["clean"],
+        seed=7,
+        symbols={**thin, "(": [block], ")": [block], "=": [block]},
+        forms=["parentheses", "compute"],
+    )
+    for items, square in ((drawn, False), (pooled, True)):
+        shapes = [(w / h, k) for it in items for (_, _, w, h), k in zip(it.boxes, it.kinds, strict=True)]
+        assert {k for _, k in shapes} >= {"(", ")", "="}
+        for ratio, k in shapes:
+            if k in "()":
+                assert (ratio > 0.8) == square, (k, ratio)
+    ink = [it.image.min(axis=2) < 128 for it in drawn]
+    equals = [
+        ndimage.label(i[y : y + h, x : x + w])[1]
+        for it, i in zip(drawn, ink, strict=True)
+        for (x, y, w, h), k in zip(it.boxes, it.kinds, strict=True)
+        if k == "="
+    ]
+    assert equals and all(n == 2 for n in equals)  # two bars
+
+
+def test_points_and_colons_are_never_taken_from_the_pool(thin):
+    blob = np.full((28, 28), 255, np.uint8)
+    pool = {**thin, ".": [blob], ":": [blob]}
+    plain = make_expression_set(4, seed=2, symbols=pool)
+    assert [it.expression for it in plain] == [
+        it.expression for it in make_expression_set(4, seed=2, symbols=thin)
+    ]
+    assert "colon" not in {k for it in plain for k in it.kinds}
+    items = make_expression_set(4, styles=["clean"], seed=2, symbols=pool, forms=["decimal", "colon"])
+    for it in items:
+        dh = _digit_height(it)
+        assert all(
+            w < 0.4 * dh
+            for (_, _, w, _), k in zip(it.boxes, it.kinds, strict=True)
+            if k in ("point", "colon")
+        )
+
+
+@pytest.mark.data
+def test_unseen_writers_write_every_form(data_dir):
+    from mathocr.synth import unseen_writer_symbols
+
+    symbols = unseen_writer_symbols(data_dir)
+    assert {"=", "(", ")"} <= set(symbols)
+    forms = list(EXPRESSION_FORMS)
+    items = make_expression_set(
+        2 * len(forms), styles=["canvas", "paper"], seed=0, symbols=symbols, forms=forms
+    )
+    assert [it.form for it in items] == [f for f in forms for _ in range(2)]
+    for it in items:
+        _check_item(it)
+        assert segment(it.image).lines == len(it.lines), it.expression

@@ -45,6 +45,7 @@ from mathocr import errors
 from mathocr.errors import HTTP_CODES, RegionError
 from mathocr.io import read_image
 from mathocr.region import Region
+from mathocr.symbols import DISPLAY
 
 from .handwriting import render_png
 
@@ -256,6 +257,7 @@ def index() -> ResponseReturnValue:
         "index.html",
         version=mathocr.__version__,
         max_upload=current_app.config["MAX_CONTENT_LENGTH"],
+        display=DISPLAY,
     )
 
 
@@ -301,6 +303,9 @@ def solve() -> ResponseReturnValue:
     solution = state.solver.solve(image) if region is None else state.solver.solve(image, region=region)
     g.symbols = len(getattr(solution, "tokens", None) or ())
     body = solution.to_dict()
+    for line in body.get("lines", ()):
+        if "code" in line:  # a line that could not be read: the API's one error shape
+            line["error"] = {"code": line.pop("code"), "message": _sentence(line["error"])}
     if getattr(solution, "error", None):
         # One error shape for the whole API: the solver's flat "error"/"code" strings move
         # into {"error": {...}}; the rest (status, the reading as read) stays so that a page

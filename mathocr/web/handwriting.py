@@ -64,11 +64,20 @@ GLYPHS: dict[str, list[Stroke]] = {
     "-": [[(0.08, 0.5), (0.92, 0.5)]],
     "*": [[(0.15, 0.15), (0.85, 0.85)], [(0.85, 0.15), (0.15, 0.85)]],
     "/": [[(0.25, 0.97), (0.75, 0.03)]],
+    "=": [[(0.08, 0.3), (0.92, 0.3)], [(0.08, 0.7), (0.92, 0.7)]],
+    "(": [_arc(1.2, 0.5, 0.95, 0.5, 130, 230, 12)],
+    ")": [_arc(-0.2, 0.5, 0.95, 0.5, -50, 50, 12)],
+    # A dot is a tiny loop: the pen's width makes it round.
+    ".": [_arc(0.5, 0.5, 0.15, 0.15, 0, 360, 8)],
+    ":": [_arc(0.5, 0.08, 0.15, 0.08, 0, 360, 8), _arc(0.5, 0.92, 0.15, 0.08, 0, 360, 8)],
 }
 
 # Height of each glyph relative to a digit, and its width relative to its own height.
-_SCALE: dict[str, float] = {"+": 0.55, "-": 0.55, "*": 0.45, "/": 1.0}
-_ASPECT: dict[str, float] = {"1": 0.45, "-": 1.0, "+": 1.0, "*": 1.0, "/": 0.6}
+_SCALE: dict[str, float] = {"+": 0.55, "-": 0.55, "*": 0.45, "/": 1.0, "=": 0.45, "(": 1.2, ")": 1.2}
+_SCALE |= {".": 0.08, ":": 0.5}
+_ASPECT: dict[str, float] = {"1": 0.45, "-": 1.0, "+": 1.0, "*": 1.0, "/": 0.6, "=": 1.2, "(": 0.3, ")": 0.3}
+_ASPECT |= {".": 1.0, ":": 0.16}
+_ON_BASELINE = frozenset(".")  # a decimal point sits on the line, not in its middle
 
 
 def layout(
@@ -127,7 +136,7 @@ def layout(
     for c, w in zip(symbols, widths, strict=True):
         h = digit_h * _SCALE.get(c, 1.0) * shrink
         w *= shrink
-        top = height / 2 - h / 2
+        top = height / 2 + digit_h * shrink / 2 - h if c in _ON_BASELINE else height / 2 - h / 2
         for stroke in GLYPHS[c]:
             strokes.append([(round(x + px * w, 1), round(top + py * h, 1)) for px, py in stroke])
         x += w + gap * shrink

@@ -34,7 +34,8 @@
     too_large: "That picture is too large.",
     internal_error: "Something went wrong on the server.",
   };
-  const SHOW = { "*": "\u00d7", "/": "\u00f7", "-": "\u2212" };
+  // How each token is shown: the vocabulary's table (mathocr.symbols.DISPLAY), from the server.
+  const SHOW = JSON.parse(document.querySelector("main").dataset.display || "{}");
 
   // The canvas keeps its own pixel size; CSS scales it to the screen. Portrait phones get
   // a taller page so there is room to write.
@@ -374,7 +375,7 @@
 
   function pretty(expression) {
     // Numbers stay together; operators get room and their printed glyphs.
-    return expression.replace(/[-+*/]/g, (op) => ` ${SHOW[op] || op} `).trim();
+    return expression.replace(/[-+*/=]/g, (op) => ` ${SHOW[op] || op} `).trim();
   }
 
   function showResult(response, data, scale) {
@@ -386,6 +387,14 @@
         li.textContent = w;
         $("warnings").append(li);
       }
+    }
+    if (response.ok && data && Array.isArray(data.lines)) {
+      showLines(data.lines);
+      const bad = data.lines.filter((line) => line.status === "error").length;
+      showStatus(
+        `Read ${data.lines.length} lines` + (bad ? `; ${bad} could not be read.` : "."),
+      );
+      return;
     }
     if (response.ok && data && typeof data.expression === "string") {
       // The best reading first; an "unsure" answer also offers the close runners-up.
@@ -414,17 +423,41 @@
     showError(text);
   }
 
+  // "12+69 = 81"; an equation to check "1+1=2 ✓", or "2×3=5 ✗ 6" with the right answer.
+  function answerText(r) {
+    const written = pretty(r.expression);
+    if (r.status === "error") return `${written ? written + ": " : ""}${r.error}`;
+    if (r.correct === true) return `${written} \u2713`;
+    if (r.correct === false) return `${written} \u2717 ${SHOW["="] || "="} ${r.value}`;
+    return `${pretty(r.expression.replace(/=$/, ""))} = ${r.value}`;
+  }
+
+  function showLines(lines) {
+    const items = lines.map((line) => {
+      const li = document.createElement("li");
+      li.textContent = answerText(line);
+      li.className = line.status === "error" ? "error" : line.correct === false ? "wrong" : "";
+      return li;
+    });
+    $("lines").replaceChildren(...items);
+    $("lines").hidden = false;
+  }
+
   function showReading(readings, chosen) {
     const r = readings[chosen];
-    $("expression").textContent = pretty(r.expression);
+    const checked = typeof r.correct === "boolean";
+    $("expression").textContent = pretty(checked ? r.expression : r.expression.replace(/=$/, ""));
     const hasValue = r.value != null;
-    $("equals").hidden = !hasValue;
-    $("value").textContent = hasValue ? String(r.value) : "has no value";
+    $("equals").hidden = !hasValue || checked;
+    $("mark").hidden = !checked;
+    $("mark").textContent = r.correct ? "\u2713" : `\u2717 the answer is ${r.value}`;
+    $("mark").className = r.correct ? "mark right" : "mark wrong";
+    $("value").textContent = checked ? "" : hasValue ? String(r.value) : "has no value";
     const decimal = hasValue && r.decimal != null ? String(r.decimal) : "";
     // The server rounds non-terminating decimals to 12 places.
     const rounded = (decimal.split(".")[1] || "").length >= 12;
     $("decimal").textContent =
-      decimal && decimal !== String(r.value) ? `${rounded ? "\u2248" : "="} ${decimal}` : "";
+      !checked && decimal && decimal !== String(r.value) ? `${rounded ? "\u2248" : "="} ${decimal}` : "";
     $("answer").hidden = false;
     const choices = readings.flatMap((other, i) => {
       if (i === chosen) return [];
@@ -462,6 +495,8 @@
   function clearResult() {
     boxes.replaceChildren();
     $("answer").hidden = true;
+    $("lines").hidden = true;
+    $("lines").replaceChildren();
     $("partial").hidden = true;
     $("partial").textContent = "";
     $("alternatives").hidden = true;
@@ -478,6 +513,8 @@
 
   function showError(text) {
     $("answer").hidden = true;
+    $("lines").hidden = true;
+    $("lines").replaceChildren();
     $("partial").hidden = true;
     $("alternatives").hidden = true;
     $("error").textContent = text;

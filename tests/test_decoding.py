@@ -1,0 +1,176 @@
+"""Grammar-aware decoding: the statement automaton, shapes, priors and k-best readings."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mathocr.decoding import (
+    MAX_DEPTH,
+    accepts,
+    align_columns,
+    apply_shapes,
+    decode,
+    geometry_log_prior,
+)
+from mathocr.expression import is_valid
+from mathocr.symbols import CLASSES, DIGITS, TOKENS
+
+
+def rows(*specs: dict[str, float]) -> np.ndarray:
+    """Probability rows in TOKENS order from {token: p}; the other classes share what is left."""
+    out = []
+    for spec in specs:
+        rest = (1.0 - sum(spec.values())) / (len(CLASSES) - len(spec))
+        out.append([spec.get(t, rest if t in CLASSES else 0.0) for t in TOKENS])
+    return np.array(out)
+
+
+def test_decode_keeps_argmax_when_it_is_valid():
+    p = rows({"1": 0.9}, {"2": 0.8}, {"+": 0.9}, {"6": 0.9}, {"9": 0.7})
+    d = decode(p)
+    assert "".join(d.symbols) == "12+69"
+    assert d.changed == []
+    assert d.confidences == pytest.approx([0.9, 0.8, 0.9, 0.9, 0.7])
+
+
+def test_decode_reads_a_one_as_division_when_the_grammar_needs_it():
+    p = rows({"8": 0.9}, {"1": 0.55, "/": 0.4}, {"2": 0.9})
+    assert "".join(decode(p).symbols) == "812"  # valid and most probable
+    p = rows({"8": 0.9}, {"/": 0.6, "1": 0.35}, {"+": 0.5, "2": 0.45})
+    d = decode(p)
+    assert "".join(d.symbols) == "8/2"
+    assert d.changed == [2]
+
+
+def test_decode_minus_between_digits_and_leading_minus():
+    p = rows({"-": 0.6, "1": 0.3}, {"5": 0.9}, {"-": 0.5, "7": 0.4}, {"3": 0.9})
+    assert "".join(decode(p).symbols) == "-5-3"
+    p = rows({"4": 0.9}, {"+": 0.9}, {"*": 0.6, "7": 0.3}, {"2": 0.9})
+    assert "".join(decode(p).symbols) == "4+72"
+
+
+def test_decode_x_as_multiplication_sign():
+    p = rows({"3": 0.9}, {"4": 0.45, "*": 0.4}, {"5": 0.9})
+    assert "".join(decode(p).symbols) == "345"
+    prior = geometry_log_prior([(0, 0, 30, 60), (40, 25, 12, 12), (60, 0, 30, 60)], line_height=60)
+    assert "".join(decode(p, prior).symbols) == "3*5"  # a small mark is no digit
+
+
+def test_decode_empty_and_single():
+    assert decode(np.zeros((0, len(TOKENS)))).symbols == []
+    assert decode(rows({"+": 0.9})).symbols[0] in DIGITS  # a lone operator is not valid
+
+
+@pytest.mark.parametrize(
+    "specs,expected",
+    [
+        # brackets: a "(" that reads a bit like "1" is a bracket where only a bracket fits
+        (
+            [{"(": 0.6, "1": 0.3}, {"1": 0.9}, {"+": 0.9}, {"2": 0.9}, {")": 0.9}, {"*": 0.9}, {"3": 0.9}],
+            "(1+2)*3",
+        ),
+        ([{"2": 0.9}, {"(": 0.9}, {"3": 0.9}, {"+": 0.9}, {"4": 0.9}, {")": 0.6, "1": 0.35}], "2(3+4)"),
+        # an unclosed bracket cannot be: the ")" reading of the last mark wins over "1"
+        ([{"(": 0.9}, {"7": 0.9}, {"-": 0.9}, {"2": 0.9}, {"1": 0.5, ")": 0.45}], "(7-2)"),
+        # unary minus after "("
+        ([{"(": 0.9}, {"-": 0.9}, {"2": 0.9}, {")": 0.9}, {"*": 0.9}, {"3": 0.9}], "(-2)*3"),
+        # "=": to compute, or an equation to check
+        ([{"1": 0.9}, {"2": 0.9}, {"+": 0.9}, {"6": 0.9}, {"9": 0.9}, {"=": 0.9}], "12+69="),
+        ([{"1": 0.9}, {"+": 0.9}, {"1": 0.9}, {"=": 0.8, "-": 0.15}, {"2": 0.9}], "1+1=2"),
+        # a second "=" cannot be: it is the best thing that fits (a minus)
+        ([{"1": 0.9}, {"=": 0.9}, {"1": 0.9}, {"=": 0.6, "-": 0.3}, {"0": 0.9}], "1=1-0"),
+    ],
+)
+def test_decode_brackets_and_equations(specs, expected):
+    d = decode(rows(*specs))
+    assert "".join(d.symbols) == expected
+    assert is_valid(d.symbols)
+
+
+def test_a_point_found_by_its_shape_makes_a_decimal():
+    # The classifier never learnt "." (a dot looks like a "·" to it); segmentation's flag does.
+    p = rows({"3": 0.9}, {"*": 0.8, "1": 0.1}, {"5": 0.9})
+    assert "".join(decode(p).symbols) == "3*5"
+    shaped = apply_shapes(p, [(), ("point",), ()])
+    assert "".join(decode(shaped).symbols) == "3.5"
+    assert shaped.sum(axis=1) == pytest.approx(1.0)
+    # a point needs digits on both sides: "3." is no number, so the dot stays a "·" or a digit
+    d = decode(apply_shapes(rows({"3": 0.9}, {"*": 0.8, "1": 0.1}), [(), ("point",)]))
+    assert "." not in d.symbols
+
+
+def test_colon_and_equals_shapes():
+    p = rows({"6": 0.9}, {"*": 0.5, "+": 0.4}, {"2": 0.9})
+    assert "".join(decode(apply_shapes(p, [(), ("colon",), ()])).symbols) == "6/2"
+    p = rows({"6": 0.9}, {"-": 0.7, "=": 0.2}, {"6": 0.9})
+    assert "".join(decode(apply_shapes(p, [(), ("equals",), ()])).symbols) == "6=6"
+
+
+def test_brackets_nest_up_to_max_depth():
+    assert accepts("(" * MAX_DEPTH + "1" + ")" * MAX_DEPTH)
+    assert not accepts("(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1))
+    assert is_valid("(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1))  # the parser has no limit
+
+
+def test_p_valid_is_low_for_a_confident_invalid_drawing():
+    d = decode(rows({"2": 0.95}, {"3": 0.95}, {"+": 0.95}))
+    assert d.p_valid < 0.1
+    d = decode(rows({"2": 0.95}, {"3": 0.95}))
+    assert d.p_valid > 0.8
+
+
+def test_align_columns_uses_classes_order():
+    classes = list(reversed(CLASSES))
+    p = np.eye(len(CLASSES))[[0, len(CLASSES) - 1]]
+    aligned = align_columns(p, classes)
+    assert TOKENS[int(aligned[0].argmax())] == CLASSES[-1]
+    assert TOKENS[int(aligned[1].argmax())] == "0"
+    # a token the model does not know (an older model: no "=" or brackets) has probability 0
+    aligned = align_columns(np.array([[1.0]]), ["7"])
+    assert aligned[0, TOKENS.index("7")] == 1 and aligned.sum() == 1
+    with pytest.raises(ValueError, match="do not match"):
+        align_columns(np.ones((1, 3)), CLASSES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=10))
+def test_the_automaton_accepts_what_the_parser_parses(tokens):
+    # The decoder's grammar and the parser's are one language (up to MAX_DEPTH brackets).
+    deep = max(itertools.accumulate((t == "(") - (t == ")") for t in tokens), default=0) > MAX_DEPTH
+    assert accepts(tokens) == (is_valid(tokens) and not deep)
+
+
+def _brute_force(lp: np.ndarray) -> float:
+    best = -np.inf
+    for seq in itertools.product(range(len(TOKENS)), repeat=lp.shape[0]):
+        if accepts([TOKENS[i] for i in seq]):
+            best = max(best, float(sum(lp[i, c] for i, c in enumerate(seq))))
+    return best
+
+
+@given(
+    st.integers(1, 3).flatmap(
+        lambda n: st.lists(
+            st.lists(st.floats(0.001, 1.0), min_size=len(TOKENS), max_size=len(TOKENS)),
+            min_size=n,
+            max_size=n,
+        )
+    )
+)
+@settings(max_examples=30, deadline=None)
+def test_decode_is_the_most_probable_valid_sequence(raw):
+    p = np.array(raw)
+    p /= p.sum(axis=1, keepdims=True)
+    d = decode(p)
+    assert is_valid(d.symbols)
+    assert d.log_prob == pytest.approx(_brute_force(np.log(p)))
+    # the readings are valid, distinct and best first
+    texts = [r.text for r in d.readings]
+    assert len(set(texts)) == len(texts)
+    probs = [r.probability for r in d.readings]
+    assert probs == sorted(probs, reverse=True)
