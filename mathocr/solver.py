@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -44,7 +45,7 @@ from .errors import (
     NoExpressionError,
 )
 from .expression import check, evaluate, format_decimal, format_fraction, parse_statement
-from .io import MAX_BYTES, MAX_PIXELS, read_image
+from .io import MAX_BYTES, MAX_PIXELS, Reduced, read_image, read_reduced
 from .region import Region, RegionLike
 from .segmentation import MAX_SIDE, Segment, Segmentation, segment
 from .symbols import DIGITS, DISPLAY, TOKENS, with_role
@@ -87,14 +88,21 @@ def _parse_region(region: RegionLike | None) -> Region | None:
     return None if region is None else Region.parse(region)
 
 
-def _offset(seg: Segmentation, dx: int, dy: int) -> Segmentation:
-    """``seg`` with its boxes moved by ``(dx, dy)``: from a region's pixels to the image's."""
-    if not (dx or dy):
+def _offset(seg: Segmentation, dx: int, dy: int, scale: float = 1.0) -> Segmentation:
+    """``seg`` with its boxes moved by ``(dx, dy)`` then scaled: from a region's pixels of a
+    reduced picture to the whole image's."""
+    if not (dx or dy) and scale == 1.0:
         return seg
-    moved = [
-        dataclasses.replace(s, box=(s.box[0] + dx, s.box[1] + dy, s.box[2], s.box[3])) for s in seg.segments
-    ]
-    return dataclasses.replace(seg, segments=moved)
+
+    def place(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x0, y0 = math.floor((box[0] + dx) * scale), math.floor((box[1] + dy) * scale)
+        x1, y1 = math.ceil((box[0] + dx + box[2]) * scale), math.ceil((box[1] + dy + box[3]) * scale)
+        return (x0, y0, x1 - x0, y1 - y0)
+
+    moved = [dataclasses.replace(s, box=place(s.box)) for s in seg.segments]
+    return dataclasses.replace(
+        seg, segments=moved, line_height=seg.line_height * scale, stroke_width=seg.stroke_width * scale
+    )
 
 
 @dataclass
@@ -474,6 +482,14 @@ class Solver:
         """Decode one input with this solver's limits (see :func:`mathocr.io.read_image`)."""
         return read_image(image, max_pixels=self.max_pixels, max_bytes=self.max_bytes)
 
+    def read_reduced(self, image: Any, part: int | None = None) -> Reduced:
+        """Decode one input no larger than segmentation looks at it (:attr:`max_side`).
+
+        See :func:`mathocr.io.read_reduced`; ``part`` is the longer side of the region
+        that will be read, if any. This is how :meth:`solve` reads its inputs.
+        """
+        return read_reduced(image, self.max_side, self.max_pixels, self.max_bytes, part=part)
+
     def solve(self, image: Any, region: RegionLike | None = None) -> Solution:
         """Read one image, or the part of it inside ``region``.
 
@@ -592,12 +608,23 @@ class Solver:
         return out
 
     def _segment(self, image: Any, region: Region | None) -> Segmentation:
-        """Decode one input and cut its symbols out; only the page's crops outlive this call."""
-        page = self.read(image)
+        """Decode one input and cut its symbols out; only the page's crops outlive this call.
+
+        A large JPEG is decoded no larger than segmentation looks at it (the region's part
+        of it at least :attr:`max_side` on its longer side); boxes come back in the whole
+        image's pixels all the same.
+        """
         if region is None:
-            return segment(page, max_side=self.max_side)
-        box = region.within(page.shape[1], page.shape[0])
-        return _offset(segment(box.crop(page), max_side=self.max_side), box.x, box.y)
+            page, scale, _size = self.read_reduced(image)
+            return _offset(segment(page, max_side=self.max_side), 0, 0, scale)
+        # Only the region needs max_side pixels: the whole image is read finer in proportion.
+        page, scale, (width, height) = self.read_reduced(image, part=max(region.w, region.h))
+        box = region.within(width, height)
+        if scale != 1.0:
+            x0, y0 = math.floor(box.x / scale), math.floor(box.y / scale)
+            x1, y1 = math.ceil((box.x + box.w) / scale), math.ceil((box.y + box.h) / scale)
+            box = Region(x0, y0, x1 - x0, y1 - y0).within(page.shape[1], page.shape[0])
+        return _offset(segment(box.crop(page), max_side=self.max_side), box.x, box.y, scale)
 
     def _predict(self, crops: list[np.ndarray]) -> np.ndarray:
         if not crops:

@@ -568,3 +568,35 @@ def test_class_weights_move_a_close_call_and_are_validated():
         Solver(scripted, class_weights={"%": 2.0})
     with pytest.raises(ValueError, match="class_weights"):
         Solver(scripted, class_weights={"/": 0})
+
+
+def _jpeg(im) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("stored", ["upright", "sideways"])
+def test_a_large_jpeg_is_decoded_reduced_and_answered_in_its_pixels(stored):
+    from mathocr.io import read_image, read_reduced
+
+    from ._expr_drawing import DESK_SUM_BOX, desk_photo
+
+    upright = desk_photo(scale=4)  # 4800x2800: decoded at half size for segmentation's 1,600
+    data = _jpeg(upright) if stored == "upright" else sideways_jpeg(upright)
+    reduced = read_reduced(data, side=1600)
+    assert (reduced.scale, reduced.size) == (2.0, (4800, 2800))
+    assert reduced.pixels.shape[:2] == (1400, 2400)
+    solver = Solver(ShapeClassifier())
+    fast, full = solver.solve(data), solver.solve(read_image(data))
+    assert len(fast.tokens) == len(full.tokens) > 5
+    for a, b in zip(fast.tokens, full.tokens, strict=True):
+        assert max(abs(u - v) for u, v in zip(a.box, b.box, strict=True)) <= 8  # pixels of 4800
+    # A region is read finer: its part of the picture keeps 1,600 pixels or all it has.
+    region = tuple(4 * v for v in DESK_SUM_BOX)
+    fast, full = solver.solve(data, region=region), solver.solve(read_image(data), region=region)
+    assert len(fast.tokens) == len(full.tokens) == 5
+    x, y, w, h = region
+    assert all(x <= t.box[0] <= t.box[0] + t.box[2] <= x + w and y <= t.box[1] < y + h for t in fast.tokens)
+    for a, b in zip(fast.tokens, full.tokens, strict=True):
+        assert max(abs(u - v) for u, v in zip(a.box, b.box, strict=True)) <= 8
