@@ -60,7 +60,8 @@ def test_school_forms_accuracy(benchmark, models, form_items, config):
     ``correct`` is judged on the equations whose both sides were read right: there it must
     say whether the written answer is the value (issue: marking homework).
     """
-    benchmark.group = "accuracy: synthetic expressions, school forms, unseen writers"
+    form_items, glyphs = form_items
+    benchmark.group = f"accuracy: synthetic expressions, school forms, {glyphs}"
     solutions = _solve(benchmark, models, config, [item.image for item in form_items])
     per_form: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     marked, exacts = [], []
@@ -75,6 +76,7 @@ def test_school_forms_accuracy(benchmark, models, form_items, config):
         jsonable(
             {
                 "kind": "expressions_forms",
+                "glyphs": glyphs,
                 "config": config,
                 "form": "onnx",
                 **_rates(hits),

@@ -184,20 +184,34 @@ def unseen_items(unseen_symbols, budget):
     )
 
 
-@pytest.fixture(scope="session")
-def form_items(unseen_symbols, budget):
-    """School arithmetic from unseen writers' glyphs: every form but plain, in the pen styles."""
-    from mathocr.synth import EXPRESSION_FORMS, PEN_STYLES, make_expression_set
+@pytest.fixture(scope="session", params=["unseen writers", "held-out symbols"])
+def form_items(request, unseen_symbols, bench_data_dir, budget) -> tuple[list, str]:
+    """School arithmetic, every form but plain: from unseen writers' glyphs in the pen styles,
+    and from the training sources' held-out symbols in every style (brackets and ``=``
+    drawn by the pen there: those sources have none), to tell the forms' own cost from
+    the classifier's on unseen writers."""
+    from mathocr.synth import EXPRESSION_FORMS, PEN_STYLES, STYLES, make_expression_set
 
+    forms = [name for name in EXPRESSION_FORMS if name != "plain"]
+    if request.param == "held-out symbols":
+        items = make_expression_set(
+            budget.forms_items,
+            styles=list(STYLES),
+            seed=configs.SYNTH_SEED,
+            data_dir=bench_data_dir,
+            forms=forms,
+        )
+        return items, request.param
     if unseen_symbols is None:
         pytest.skip("no unseen writers' glyphs: the data directory has no UNIPEN tree with every token")
-    return make_expression_set(
+    items = make_expression_set(
         budget.forms_items,
         styles=list(PEN_STYLES),
         seed=configs.SYNTH_SEED,
         symbols=unseen_symbols,
-        forms=[name for name in EXPRESSION_FORMS if name != "plain"],
+        forms=forms,
     )
+    return items, request.param
 
 
 @pytest.fixture(scope="session")

@@ -456,23 +456,33 @@ def _accuracy_lines(f: Figures) -> list[str]:
                 lambda v, _s: "–" if v is None else str(v),
             )
         )
-    if any(r.kind == "expressions_forms" for r in f.records):
-        forms = next(list(r.info["per_form"]) for r in f.records if r.kind == "expressions_forms")
+    for glyphs in dict.fromkeys(r.info.get("glyphs") for r in f.records if r.kind == "expressions_forms"):
+        forms = next(
+            list(r.info["per_form"])
+            for r in f.records
+            if r.kind == "expressions_forms" and r.info.get("glyphs") == glyphs
+        )
+
+        def form_figure(*keys, g=glyphs):
+            def get(c):
+                r = f.find("expressions_forms", c, glyphs=g)
+                v: Any = None if r is None else r.info
+                for k in keys:
+                    v = v.get(k) if isinstance(v, Mapping) else None
+                return v
+
+            return get
+
         rows += [
             f.row(
-                f"school forms exact-match, unseen writers' glyphs: {name}",
-                f.get("expressions_forms", "per_form", name, "exact_match"),
+                f"school forms exact-match, {glyphs}: {name}",
+                form_figure("per_form", name, "exact_match"),
                 _acc_cell,
             )
             for name in forms
         ]
-        rows.append(
-            f.row(
-                "equations read right whose `correct` is right",
-                f.get("expressions_forms", "correct_right"),
-                _acc_cell,
-            )
-        )
+        label = f"{glyphs}: equations read right whose `correct` is right"
+        rows.append(f.row(label, form_figure("correct_right"), _acc_cell))
     for direction in ("mdas->bhmsds", "bhmsds->mdas"):
 
         def cross(c, d=direction):
