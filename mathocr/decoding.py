@@ -64,8 +64,8 @@ reading. A dot on the baseline between digits, two stacked dots, two stacked bar
 near certain (two bars might still be a ``÷`` whose dots were lost); an upright arc is a
 bracket, or a curved ``1`` the grammar can still read as one (on UNIPEN's training
 writers 77-83% of brackets are arcs, 2.6% of ones); a straight upright stroke is a ``1``
-or a straight bracket, which only a bracket on the other side can tell: ``"upright"``
-counts only on a line with an arc."""
+or a straight bracket, which only a bracket on the other side can tell (segmentation
+flags ``"upright"`` only on a line with an arc)."""
 
 
 def align_columns(proba: np.ndarray, classes: Sequence) -> np.ndarray:
@@ -124,11 +124,8 @@ def apply_shapes(proba: np.ndarray, flags: Sequence[Sequence[str]]) -> np.ndarra
     (0.95, 0.045)
     """
     out = np.array(proba, dtype=np.float64, copy=True)
-    # Without an arc on the line, an upright stroke is a 1: a pair of straight brackets
-    # is left unread rather than every 1 made a little less certain.
-    arcs = any(f in ("open", "close") for remarks in flags for f in remarks)
     for i, remarks in enumerate(flags):
-        shape = next((SHAPES[f] for f in remarks if f in SHAPES and (arcs or f != "upright")), None)
+        shape = next((SHAPES[f] for f in remarks if f in SHAPES), None)
         if shape is not None:
             row = out[i] / max(float(out[i].sum()), _FLOOR) * (1.0 - sum(shape.values()))
             for token, p in shape.items():

@@ -41,6 +41,7 @@ The steps, each chosen to survive phone photos as well as clean canvas drawings:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -1029,7 +1030,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     [(20, 10, 6, 40), (45, 28, 30, 4), (90, 10, 6, 40)]
     >>> page[28:32, 45:75] = 255; page[43:50, 52:59] = 0    # a dot on the baseline
     >>> [s.flags for s in segment(page).segments]
-    [('upright',), ('point',), ('upright',)]
+    [(), ('point',), ()]
     """
     img = np.asarray(image)
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
@@ -1121,6 +1122,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     group, shape = _merge_groups(boxes, tall, line, labels, ids, line_h, sw, blob)
 
     segments: list[Segment] = []
+    uprights: list[tuple[int, np.ndarray]] = []  # upright strokes that are no arc: a 1, or a bracket
     flat_signal_scale = 127.0 / max(level - thr, 1.0)
     for g in np.unique(group):
         members = np.flatnonzero(group == g)
@@ -1144,12 +1146,14 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
         elif shape[members[0]]:
             flags.append(shape[members[0]])  # "colon" or "point"
         elif len(members) == 1 and bh >= 0.8 * line_h and bw <= UPRIGHT_ASPECT * bh:
-            stroke = _bracket_shape(own)
-            # A bracket stands taller than the digits it holds; an arc of digit height is a
-            # curved 1 (or 9) far more often than a bracket.
-            if stroke in ("open", "close") and bh < BRACKET_HEIGHT * line_h:
-                stroke = "upright"
-            flags += [stroke] if stroke else []
+            # A bracket stands taller than the digits it holds (an arc of digit height is a
+            # curved 1 or 9 far more often); only then is the stroke's shape worth reading.
+            # The other upright strokes are looked at on a line that has an arc (below).
+            stroke = _bracket_shape(own) if bh >= BRACKET_HEIGHT * line_h else None
+            if stroke in ("open", "close"):
+                flags.append(stroke)
+            else:
+                uprights.append((len(segments), own))
         if bh > 1.8 * line_h:
             flags.append("tall")
         if (bw > 1.6 * line_h and bh > 0.5 * line_h) or bw > 2.5 * line_h:
@@ -1159,5 +1163,10 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
         segments.append(
             Segment((ox0, oy0, ox1 - ox0, oy1 - oy0), crop, len(members), int(line[members[0]]), tuple(flags))
         )
+    arcs = {s.line for s in segments if {"open", "close"} & set(s.flags)}
+    for i, own in uprights:
+        # Beside an arc, a straight upright stroke may be the other bracket: the grammar decides.
+        if segments[i].line in arcs and _bracket_shape(own) is not None:
+            segments[i] = dataclasses.replace(segments[i], flags=("upright", *segments[i].flags))
     segments.sort(key=lambda s: (s.line, s.box[0] + s.box[2] / 2.0))
     return Segmentation(segments, line_h * scale, sw * scale, n_lines, dark_ink, warnings)
