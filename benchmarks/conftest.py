@@ -192,24 +192,15 @@ def form_items(request, unseen_symbols, bench_data_dir, budget) -> tuple[list, s
     the classifier's on unseen writers."""
     from mathocr.synth import EXPRESSION_FORMS, PEN_STYLES, STYLES, make_expression_set
 
-    forms = [name for name in EXPRESSION_FORMS if name != "plain"]
     if request.param == "held-out symbols":
-        items = make_expression_set(
-            budget.forms_items,
-            styles=list(STYLES),
-            seed=configs.SYNTH_SEED,
-            data_dir=bench_data_dir,
-            forms=forms,
-        )
-        return items, request.param
-    if unseen_symbols is None:
+        styles, glyphs = list(STYLES), {"data_dir": bench_data_dir}
+    elif unseen_symbols is None:
         pytest.skip("no unseen writers' glyphs: the data directory has no UNIPEN tree with every token")
+    else:
+        styles, glyphs = list(PEN_STYLES), {"symbols": unseen_symbols}
+    forms = [name for name in EXPRESSION_FORMS if name != "plain"]
     items = make_expression_set(
-        budget.forms_items,
-        styles=list(PEN_STYLES),
-        seed=configs.SYNTH_SEED,
-        symbols=unseen_symbols,
-        forms=forms,
+        budget.forms_items, styles=styles, seed=configs.SYNTH_SEED, forms=forms, **glyphs
     )
     return items, request.param
 

@@ -26,12 +26,7 @@ import numpy as np
 
 from .symbols import BY_TOKEN, TOKENS
 
-_ROLE_COLS = {
-    role: np.array([j for j, t in enumerate(TOKENS) if BY_TOKEN[t].role == role])
-    for role in {s.role for s in BY_TOKEN.values()}
-}
-_DIGIT_COLS = _ROLE_COLS["digit"]
-_MINUS = TOKENS.index("-")
+_DIGIT_COLS = np.array([j for j, t in enumerate(TOKENS) if BY_TOKEN[t].role == "digit"])
 _SLASH = TOKENS.index("/")
 _FLOOR = 1e-9  # probabilities are floored so that log never sees zero
 
@@ -230,31 +225,23 @@ def _accepting(state: State) -> bool:
     return depth == 0 and phase in (_INT, _FRAC, _CLOSED, _EQUALS)
 
 
-def _transitions() -> dict[State, list[tuple[State, np.ndarray]]]:
-    """Every reachable state -> [(next state, token columns leading there)]."""
-    table: dict[State, list[tuple[State, np.ndarray]]] = {}
-    todo = [_FIRST]
-    while todo:
-        state = todo.pop()
-        if state in table:
-            continue
-        nxt: dict[State, list[int]] = {}
-        for j, token in enumerate(TOKENS):
+def _table() -> tuple[list[State], np.ndarray]:
+    """The reachable states (the first one first) and ``next[s, j]``: the state index after
+    token column ``j`` in state ``s``, -1 where the grammar forbids it."""
+    states, index, rows = [_FIRST], {_FIRST: 0}, []
+    for state in states:  # grows while it is walked: a breadth-first search
+        row = []
+        for token in TOKENS:
             to = _step(state, BY_TOKEN[token].role, token)
-            if to is not None:
-                nxt.setdefault(to, []).append(j)
-        table[state] = [(to, np.array(cols)) for to, cols in nxt.items()]
-        todo.extend(to for to in nxt if to not in table)
-    return table
+            if to is not None and to not in index:
+                index[to] = len(states)
+                states.append(to)
+            row.append(-1 if to is None else index[to])
+        rows.append(row)
+    return states, np.array(rows, dtype=np.int64)
 
 
-_STATES: list[State] = sorted(_transitions(), key=lambda st: st != _FIRST)  # _FIRST is 0
-_INDEX = {st: k for k, st in enumerate(_STATES)}
-# _NEXT[s, j]: the state after token column j in state s, -1 where the grammar forbids it.
-_NEXT = np.full((len(_STATES), len(TOKENS)), -1, dtype=np.int64)
-for _k, _st in enumerate(_STATES):
-    for _to, _cols in _transitions()[_st]:
-        _NEXT[_k, _cols] = _INDEX[_to]
+_STATES, _NEXT = _table()
 _ACCEPTING = np.array([_accepting(st) for st in _STATES])
 N_BEST = 8
 """How many valid readings :func:`decode` keeps."""

@@ -202,6 +202,14 @@ def tokenize(expression: str | Iterable[str]) -> list[str]:
 # ---------------------------------------------------------------- the parser
 
 
+def _tokens(tokens: str | Iterable[str]) -> list[str]:
+    """:func:`tokenize`, refusing nothing to read."""
+    toks = tokenize(tokens)
+    if not toks:
+        raise _error(EmptyExpressionError, "empty expression: no symbols to read", toks)
+    return toks
+
+
 def _number(toks: list[str], i: int) -> tuple[Number, int]:
     """Read ``digit+ ["." digit+]`` from ``toks[i]`` (a digit); return it and the next index."""
     start, n = i, len(toks)
@@ -411,10 +419,7 @@ def parse_statement(tokens: str | Iterable[str]) -> Statement:
     >>> s.left.op, s.right, s.equals
     ('+', None, True)
     """
-    toks = tokenize(tokens)
-    if not toks:
-        raise _error(EmptyExpressionError, "empty expression: no symbols to read", toks)
-    return _parse_statement(toks)
+    return _parse_statement(_tokens(tokens))
 
 
 def parse(tokens: str | Iterable[str]) -> Node:
@@ -443,9 +448,7 @@ def parse(tokens: str | Iterable[str]) -> Node:
     >>> parse("2(3)")
     BinOp(op='*', left=Number(text='2', position=0), right=Number(text='3', position=2), position=1)
     """
-    toks = tokenize(tokens)
-    if not toks:
-        raise _error(EmptyExpressionError, "empty expression: no symbols to read", toks)
+    toks = _tokens(tokens)
     for i, tok in enumerate(toks):
         if _role(tok) == "equals":
             raise _error(

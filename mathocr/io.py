@@ -155,8 +155,10 @@ def _identify_other(data: bytes) -> str | None:
 
 def _open_bytes(
     data: bytes, max_pixels: int, side: int | None = None, part: int | None = None
-) -> Image.Image:
-    """Open, check and decode ``data``; a JPEG reduced towards ``side`` (see :func:`read_reduced`)."""
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Open, check and decode ``data``; a JPEG reduced towards ``side`` (see :func:`read_reduced`).
+
+    Returns the image and its whole size as stored (a reduced JPEG is smaller)."""
     try:
         with _quiet_header():
             im = Image.open(io.BytesIO(data), formats=list(SUPPORTED_FORMATS))
@@ -181,7 +183,6 @@ def _open_bytes(
         raise _too_large_pixels(width, height, max_pixels)
     if width == 0 or height == 0:
         raise ImageError(f"image has no pixels ({width}x{height})")
-    im.info["mathocr_full_size"] = (width, height)
     longer = max(width, height)
     if side and part:  # only a part will be looked at: it needs the `side` pixels
         side = math.ceil(side * longer / max(1, min(part, longer)))
@@ -203,7 +204,7 @@ def _open_bytes(
         if "truncated" in msg.lower() or "broken" in msg.lower():
             raise ImageError(f"truncated {im.format} image: {msg}") from None
         raise ImageError(f"cannot decode {im.format} image: {msg}") from None
-    return im
+    return im, (width, height)
 
 
 def _composite(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -328,7 +329,8 @@ def read_image(
         except (OSError, SyntaxError, EOFError) as exc:
             raise ImageError(f"cannot decode the PIL image: {exc}") from None
     data = _read_bytes(source, max_bytes)
-    with _open_bytes(data, max_pixels) as im:
+    im, _size = _open_bytes(data, max_pixels)
+    with im:
         return _from_pil(im, max_pixels)
 
 
@@ -392,8 +394,9 @@ def read_reduced(
         pixels = read_image(source, max_pixels, max_bytes)
         return Reduced(pixels, 1.0, (pixels.shape[1], pixels.shape[0]))
     data = _read_bytes(source, max_bytes)
-    with _open_bytes(data, max_pixels, side, part) as im:
-        (width, height), decoded = im.info["mathocr_full_size"], im.size
+    im, (width, height) = _open_bytes(data, max_pixels, side, part)
+    with im:
+        decoded = im.size
         pixels = _from_pil(im, max_pixels)
     # The EXIF orientation may have turned the picture a quarter: so is the whole image.
     turned = (pixels.shape[1], pixels.shape[0]) != decoded

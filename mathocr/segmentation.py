@@ -111,7 +111,6 @@ def _dot_size(height, sw: float):
     return np.maximum(DOT * height, np.minimum(3.0 * sw, 0.65 * height))
 
 
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _MIN_CONTRAST = 24.0  # grey levels; below this nothing counts as ink
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -577,12 +576,6 @@ def _connected(adjacent: np.ndarray) -> tuple[int, np.ndarray]:
         label = new
     roots, label = np.unique(label, return_inverse=True)
     return len(roots), label
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
 
 
 def _line_clusters(boxes: np.ndarray, tall: np.ndarray) -> tuple[np.ndarray, int]:
@@ -1167,6 +1160,6 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     for i, own in uprights:
         # Beside an arc, a straight upright stroke may be the other bracket: the grammar decides.
         if segments[i].line in arcs and _bracket_shape(own) is not None:
-            segments[i] = dataclasses.replace(segments[i], flags=("upright", *segments[i].flags))
+            segments[i] = dataclasses.replace(segments[i], flags=(*segments[i].flags, "upright"))
     segments.sort(key=lambda s: (s.line, s.box[0] + s.box[2] / 2.0))
     return Segmentation(segments, line_h * scale, sw * scale, n_lines, dark_ink, warnings)

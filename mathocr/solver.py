@@ -332,7 +332,7 @@ def ordinal(n: int) -> str:
 
 
 _NUMERALS = frozenset((*DIGITS, *with_role("point")))
-_SHAPED = {(flag,) for flag, tokens in SHAPES.items() if max(tokens.values()) >= 0.5}
+_SHAPED = frozenset(flag for flag, tokens in SHAPES.items() if max(tokens.values()) >= 0.5)
 """Marks whose shape names their token (a point, a colon, ``=``, a bracket): readable,
 whatever the classifier, which has no class for them, makes of them."""
 
@@ -671,7 +671,7 @@ class Solver:
         decoded = decode(proba, prior)
         q = decoded.probabilities
         readable = [
-            (float(own[i]) >= self.low_confidence or s.flags[:1] in _SHAPED) and "wide" not in s.flags
+            (float(own[i]) >= self.low_confidence or bool(_SHAPED & set(s.flags))) and "wide" not in s.flags
             for i, s in enumerate(segments)
         ]
         for i, s in enumerate(segments):

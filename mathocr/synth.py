@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -549,15 +550,19 @@ lengths, at most 12 tokens a line."""
 
 def _forms(forms: Iterable[str | ExpressionForm]) -> list[ExpressionForm]:
     """The chosen forms (names or ExpressionForm)."""
-    if isinstance(forms, str):
-        forms = [forms]
+    chosen = [forms] if isinstance(forms, str) else forms
+    return _chosen(chosen, EXPRESSION_FORMS, ExpressionForm, "expression form")
+
+
+def _chosen(values: Iterable[Any], known: Mapping[str, Any], kind: type, what: str) -> list[Any]:
+    """``values`` as objects of ``kind``: each given as one or by its name in ``known``."""
     chosen = []
-    for f in forms:
-        if not isinstance(f, ExpressionForm) and f not in EXPRESSION_FORMS:
-            raise ValueError(f"unknown expression form {f!r}; known: {', '.join(EXPRESSION_FORMS)}")
-        chosen.append(f if isinstance(f, ExpressionForm) else EXPRESSION_FORMS[f])
+    for v in values:
+        if not isinstance(v, kind) and v not in known:
+            raise ValueError(f"unknown {what} {v!r}; known: {', '.join(known)}")
+        chosen.append(v if isinstance(v, kind) else known[v])
     if not chosen:
-        raise ValueError("forms is empty")
+        raise ValueError(f"{what}s is empty: choose at least one")
     return chosen
 
 
@@ -1669,15 +1674,7 @@ def _styles(styles: Iterable[str | Style] | None) -> list[Style]:
     """The chosen styles (names or Style), default every one of :data:`STYLES`."""
     if styles is None:
         return list(STYLES.values())
-    known = {**STYLES, **PEN_STYLES, **PHOTO_STYLES}
-    chosen = []
-    for s in styles:
-        if not isinstance(s, Style) and s not in known:
-            raise ValueError(f"unknown style {s!r}; known: {', '.join(known)}")
-        chosen.append(s if isinstance(s, Style) else known[s])
-    if not chosen:
-        raise ValueError("styles is empty")
-    return chosen
+    return _chosen(styles, {**STYLES, **PEN_STYLES, **PHOTO_STYLES}, Style, "style")
 
 
 __all__ = [

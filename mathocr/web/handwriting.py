@@ -73,10 +73,29 @@ GLYPHS: dict[str, list[Stroke]] = {
 }
 
 # Height of each glyph relative to a digit, and its width relative to its own height.
-_SCALE: dict[str, float] = {"+": 0.55, "-": 0.55, "*": 0.45, "/": 1.0, "=": 0.45, "(": 1.2, ")": 1.2}
-_SCALE |= {".": 0.08, ":": 0.5}
-_ASPECT: dict[str, float] = {"1": 0.45, "-": 1.0, "+": 1.0, "*": 1.0, "/": 0.6, "=": 1.2, "(": 0.3, ")": 0.3}
-_ASPECT |= {".": 1.0, ":": 0.16}
+_SCALE: dict[str, float] = {
+    "+": 0.55,
+    "-": 0.55,
+    "*": 0.45,
+    "/": 1.0,
+    "=": 0.45,
+    "(": 1.2,
+    ")": 1.2,
+    ".": 0.08,
+    ":": 0.5,
+}
+_ASPECT: dict[str, float] = {
+    "1": 0.45,
+    "-": 1.0,
+    "+": 1.0,
+    "*": 1.0,
+    "/": 0.6,
+    "=": 1.2,
+    "(": 0.3,
+    ")": 0.3,
+    ".": 1.0,
+    ":": 0.16,
+}
 _ON_BASELINE = frozenset(".")  # a decimal point sits on the line, not in its middle
 
 
