@@ -275,6 +275,14 @@ strokes are erased first (a grey closing)."""
 PAGE_BLOCKS = 150
 """The page is found on a grid of about this many blocks along the long side."""
 
+PAGE_AREA = 0.02
+"""Least share of the photo a page takes (its flat inside: without the blocks along its
+edge). A sheet photographed from a metre away fills 5% of the frame."""
+
+CHALK_BLOCKS = 10
+"""Least number of light peaks on a dark surface that make it a board written on in chalk
+(the "page" beside it a wall): a chalk digit a thirtieth of the frame high leaves about ten."""
+
 
 def find_page(image: np.ndarray) -> np.ndarray | None:
     """Where the paper is, in a photo that also shows what it lies on.
@@ -330,7 +338,7 @@ def _page_blocks(lum: np.ndarray) -> tuple[np.ndarray, int] | None:
     index = np.arange(1, n + 1)
     size = ndimage.sum_labels(np.ones_like(log), regions, index)
     level = ndimage.median(log, regions, index)
-    large = size >= 0.04 * log.size
+    large = size >= PAGE_AREA * log.size
     if not large.any():
         return None
     page = int(index[large][np.argmax(level[large])])
@@ -348,11 +356,17 @@ def _page_blocks(lum: np.ndarray) -> tuple[np.ndarray, int] | None:
     dark = level[page - 1] - np.log(1.35)
     if np.median(log[rest]) > dark:
         return None
-    # Clear light strokes off the "page" (peaks an opening cuts), more than clear dark
-    # ones on it (dips the closing filled): chalk on a board, the page a wall beside it.
-    off = ~ndimage.binary_dilation(mask, iterations=4)  # clear of the page's own edge
+    # Clear light strokes on what is darker than the "page" (peaks an opening cuts), more
+    # than clear dark ones on it (dips the closing filled): chalk on a board, the page a
+    # wall beside it. Only peaks enclosed by the dark surface count, apart from the page:
+    # a strip of the page that its punched holes cut off is no chalk, and neither are a
+    # few bright flecks of wood grain.
+    surface = np.isin(regions, index[level < dark])
+    enclosed, k = ndimage.label(ndimage.binary_fill_holes(surface) & ~surface)
+    pages = np.unique(enclosed[ndimage.binary_dilation(mask, iterations=2)])
+    off = (enclosed > 0) & ~np.isin(enclosed, pages)
     light = np.count_nonzero((raw - ndimage.grey_opening(raw, size=(5, 5), mode="nearest"))[off] > 0.5)
-    if light >= 3 and light > np.count_nonzero((log - raw)[mask] > 0.5):
+    if light >= CHALK_BLOCKS and light > np.count_nonzero((log - raw)[mask] > 0.5):
         return None
     # Holes in the page as dark as the table near its edge are the table seen through
     # it (a binder's punched holes, about a centimetre in); ink as dark (a heavy digit)

@@ -140,3 +140,33 @@ def test_chalk_on_a_board_beside_a_lighter_wall(wall):
     seg = segment(photo)
     assert not seg.dark_ink
     assert_boxes_close(boxes_of(seg), [(x + wall, y + wall, bw, bh) for x, y, bw, bh in expected])
+
+
+def test_a_small_sheet_far_from_the_phone_is_found():
+    # The sheet fills 4% of the frame (a twentieth of the photo's area is common at arm's
+    # length); only its inside, a little less, is flat.
+    page, expected = draw_page("10+1", glyph=40, stroke=5, gap=14, bg=PAPER, height=220, margin=90)
+    photo, expected, rect = on_a_table(page, expected, left=600, top=500)
+    big = np.zeros((1200, 1400, 3), np.uint8)
+    big[: photo.shape[0], : photo.shape[1]] = photo
+    big[photo.shape[0] :] = photo[-1:, : big.shape[1]].mean(axis=(0, 1))  # more of the table
+    big[:, photo.shape[1] :] = photo[:, -1:].mean(axis=(0, 1))
+    share = (rect[2] - rect[0]) * (rect[3] - rect[1]) / (big.shape[0] * big.shape[1])
+    assert share < 0.04
+    assert find_page(to_grey(big)) is not None
+    seg = segment(big)
+    assert seg.dark_ink and all(inside(box, rect) for box in boxes_of(seg))
+    assert_boxes_close(boxes_of(seg), expected)
+
+
+def test_a_few_bright_flecks_on_the_table_are_no_chalk():
+    # Small, fine writing (few dark blocks on the page) and a table with a few bright
+    # flecks of grain or dust: a board written in chalk leaves far more light marks.
+    page, expected = draw_page("1-1", glyph=30, stroke=2, gap=14, bg=PAPER, height=300, margin=150)
+    photo, expected, rect = on_a_table(page, expected, left=300, top=300)
+    for y, x in [(30, 40), (150, 60), (520, 120), (60, 500)]:
+        photo[y : y + 6, x : x + 6] = 225
+    assert find_page(to_grey(photo)) is not None
+    seg = segment(photo)
+    assert seg.dark_ink and all(inside(box, rect) for box in boxes_of(seg))
+    assert_boxes_close(boxes_of(seg), expected)
