@@ -354,7 +354,15 @@ class Reduced(NamedTuple):
 
 
 def read_reduced(
-    source: str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray,
+    source: str
+    | os.PathLike
+    | bytes
+    | bytearray
+    | memoryview
+    | BinaryIO
+    | Image.Image
+    | np.ndarray
+    | Reduced,
     side: int,
     max_pixels: int = MAX_PIXELS,
     max_bytes: int = MAX_BYTES,
@@ -368,7 +376,9 @@ def read_reduced(
 
     Parameters
     ----------
-    source : see :func:`read_image`
+    source : see :func:`read_image`, or a ``Reduced``
+        A ``Reduced`` is returned as it is: the image was decoded already (a server
+        decodes under its own limits, then hands the result on).
     side : int
         The longer side the caller will look at the image with (it may reduce further).
     max_pixels, max_bytes : int
@@ -390,6 +400,8 @@ def read_reduced(
     >>> r.pixels.shape, r.scale, r.size
     ((1500, 2000, 3), 2.0, (4000, 3000))
     """
+    if isinstance(source, Reduced):
+        return source
     if isinstance(source, (np.ndarray, Image.Image)):
         pixels = read_image(source, max_pixels, max_bytes)
         return Reduced(pixels, 1.0, (pixels.shape[1], pixels.shape[0]))

@@ -31,6 +31,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from mathocr import errors
+from mathocr.io import Reduced
 from mathocr.region import Region
 from mathocr.solver import Alternative, Solution, Solver, Token
 from mathocr.symbols import TOKENS
@@ -473,6 +474,23 @@ def test_region_is_in_the_pixels_of_the_photo_shown_upright(client):
     assert solve_region(client, sideways, "800,400,300,260").status_code in (200, 422)
 
 
+def test_a_large_photo_is_decoded_reduced_and_answered_in_its_own_pixels(client):
+    """A 3600x2100 phone JPEG reaches the solver decoded at half its size (Pillow's draft
+    decode), yet the boxes are in the photo's pixels, with and without a region."""
+    big = sideways_jpeg(desk_photo(scale=3))
+    app, fake = fake_app(Solution("1", Fraction(1), [Token("1", 0.9, (5, 6, 7, 8))]))
+    assert multipart(app.test_client(), big, filename="phone.jpg").status_code == 200
+    seen = fake.seen[0]
+    assert seen.scale == 2.0 and seen.size == (3600, 2100) and seen.pixels.shape[:2] == (1050, 1800)
+    for region, small in ((None, None), ("1290,1200,2220,780", "430,400,740,260")):
+        body = solve_region(client, big, region, "phone.jpg").get_json()
+        reference = solve_region(client, encoded(desk_photo()), small).get_json()
+        assert body["expression"] == reference["expression"]
+        assert region is None or body["expression"] == "25+17"
+        for a, b in zip(body["tokens"], reference["tokens"], strict=True):
+            assert max(abs(u - 3 * v) for u, v in zip(a["box"], b["box"], strict=True)) <= 12
+
+
 @pytest.mark.parametrize(
     "region",
     [
@@ -532,7 +550,7 @@ def test_the_solver_gets_the_region_only_when_one_is_sent():
     client = app.test_client()
     assert multipart(client, png("1")).status_code == 200
     assert solve_region(client, png("1"), "1,2,3,4").status_code == 200
-    # Without a region the solver is called as the SOLVER contract says: solve(pixels).
+    # Without a region the solver is called as the SOLVER contract says: solve(image).
     assert solver.keywords == [{}, {"region": Region(1, 2, 3, 4)}]
 
 
@@ -830,7 +848,9 @@ def test_solution_errors_are_422_with_the_solution(exc):
     expected = {k: v for k, v in sol.to_dict().items() if k not in ("error", "code")}
     assert {k: v for k, v in body.items() if k != "error"} == expected
     # The solver got decoded pixels, never bytes or a path.
-    assert isinstance(solver.seen[0], np.ndarray) and solver.seen[0].shape[:2] == (200, 600)
+    seen = solver.seen[0]
+    assert isinstance(seen, Reduced) and seen.pixels.shape[:2] == (200, 600)
+    assert (seen.scale, seen.size) == (1.0, (600, 200))
 
 
 # ---------------------------------------------------------------- serving properties
