@@ -7,6 +7,11 @@ probabilities. :func:`calibrate` fits one temperature with scikit-learn's
 puts the calibrated classifier in the pipeline's last step, so every user of the
 pipeline -- the solver, ``evaluate``, the bench -- gets calibrated probabilities.
 
+The ONNX inference form (:class:`~mathocr.inference.OnnxSymbolClassifier`, what
+``mathocr train`` ships) takes the fitted temperature itself
+(:meth:`~mathocr.inference.OnnxSymbolClassifier.with_temperature`): the same
+probabilities, without the wrapper's 0.7 ms a call. Other classifiers stay wrapped.
+
 Examples
 --------
 >>> from mathocr.pipeline import load_pipeline               # doctest: +SKIP
@@ -23,6 +28,8 @@ import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
+
+from .inference import OnnxSymbolClassifier
 
 N_BINS = 15
 
@@ -42,8 +49,8 @@ def calibrate(pipe: Pipeline, X: Sequence[np.ndarray], y: Sequence[str]) -> Pipe
     Returns
     -------
     Pipeline
-        The same transformers; the last step is a fitted ``CalibratedClassifierCV``
-        around the frozen classifier.
+        The same transformers; the last step is the classifier with the temperature
+        (ONNX form), or a fitted ``CalibratedClassifierCV`` around the frozen classifier.
     """
     base = uncalibrated(pipe)
     features = base[:-1].transform(list(X))
@@ -53,6 +60,8 @@ def calibrate(pipe: Pipeline, X: Sequence[np.ndarray], y: Sequence[str]) -> Pipe
         raise ValueError(f"the calibration set has no example of {sorted(missing)}")
     calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method="temperature")
     calibrated.fit(features, np.asarray(y))
+    if isinstance(clf, OnnxSymbolClassifier):
+        calibrated = clf.with_temperature(_fitted_temperature(calibrated))
     return Pipeline([*base.steps[:-1], (name, calibrated)])
 
 
@@ -61,15 +70,21 @@ def uncalibrated(pipe: Pipeline) -> Pipeline:
     name, clf = pipe.steps[-1]
     if isinstance(clf, CalibratedClassifierCV):
         return Pipeline([*pipe.steps[:-1], (name, clf.estimator.estimator)])
+    if getattr(clf, "temperature_", 1.0) != 1.0:
+        return Pipeline([*pipe.steps[:-1], (name, clf.with_temperature(1.0))])
     return pipe
 
 
 def temperature(pipe: Pipeline) -> float:
     """The fitted temperature (1.0 for an uncalibrated pipeline); above 1 softens."""
     clf = pipe.steps[-1][1]
-    if not isinstance(clf, CalibratedClassifierCV):
-        return 1.0
-    return float(1.0 / clf.calibrated_classifiers_[0].calibrators[0].beta_)
+    if isinstance(clf, CalibratedClassifierCV):
+        return _fitted_temperature(clf)
+    return float(getattr(clf, "temperature_", 1.0))
+
+
+def _fitted_temperature(calibrated: CalibratedClassifierCV) -> float:
+    return float(1.0 / calibrated.calibrated_classifiers_[0].calibrators[0].beta_)
 
 
 def expected_calibration_error(

@@ -66,6 +66,33 @@ def test_inference_form_matches_keras_form(tiny_pipeline, fast_pipeline, symbol_
     assert fast_pipeline.predict_proba([]).shape == (0, 14)
 
 
+def test_calibrated_inference_form_is_scikit_learns_temperature_scaling(fast_pipeline, symbol_set):
+    """The ONNX form takes the temperature itself: the probabilities scikit-learn's
+    wrapper gives, with the classifier still the last step (no wrapper to pay for)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    from mathocr.calibration import calibrate
+
+    X, y = symbol_set
+    cal = calibrate(fast_pipeline, X, y)
+    assert isinstance(cal[-1], OnnxSymbolClassifier) and temperature(cal) != 1.0
+    features = fast_pipeline[:-1].transform(X)
+    wrapped = CalibratedClassifierCV(FrozenEstimator(fast_pipeline[-1]), method="temperature")
+    wrapped.fit(features, y)
+    test = features[:80]
+    np.testing.assert_allclose(cal[-1].predict_proba(test), wrapped.predict_proba(test), atol=1e-6)
+    # the network is shared, not changed: the calibration comes off again
+    assert fast_pipeline[-1].temperature_ == 1.0 and cal[-1].onnx_model_ is fast_pipeline[-1].onnx_model_
+    raw = uncalibrated(cal)
+    assert temperature(raw) == 1.0
+    np.testing.assert_array_equal(raw.predict_proba(X[:20]), fast_pipeline.predict_proba(X[:20]))
+    again = pickle.loads(pickle.dumps(cal))
+    np.testing.assert_allclose(again.predict_proba(X[:20]), cal.predict_proba(X[:20]))
+    with pytest.raises(ValueError, match="positive"):
+        fast_pipeline[-1].with_temperature(0.0)
+
+
 def test_inference_form_cannot_be_trained(fast_pipeline, symbol_set):
     X, y = symbol_set
     with pytest.raises(ModelError, match="cannot be trained"):
