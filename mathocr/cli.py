@@ -446,7 +446,7 @@ def _calibrate_parser(p: argparse.ArgumentParser) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .datasets import load_training_data
-    from .evaluation import evaluate_sets, format_report
+    from .evaluation import evaluate_sets, format_report, predict_proba_latency
     from .pipeline import DEFAULT_MODEL, load_card, load_pipeline, save_pipeline
 
     source = args.model if args.model is not None else DEFAULT_MODEL
@@ -467,6 +467,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         "calibration": {**section, "command": command_line()},
         "metrics": report,
         "data": {**card.get("data", {}), "heldout": data_digests(data.heldout)},
+        # The calibrated classifier is what is timed: calibration changes its cost.
+        "latency_predict_proba_8": predict_proba_latency(model, list(data.heldout["mnist/test"].X[:8])),
     }
     path = save_pipeline(model, args.output if args.output is not None else source, card)
     print(format_report(report))
