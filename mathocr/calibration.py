@@ -70,7 +70,7 @@ def uncalibrated(pipe: Pipeline) -> Pipeline:
     name, clf = pipe.steps[-1]
     if isinstance(clf, CalibratedClassifierCV):
         return Pipeline([*pipe.steps[:-1], (name, clf.estimator.estimator)])
-    if getattr(clf, "temperature_", 1.0) != 1.0:
+    if isinstance(clf, OnnxSymbolClassifier) and temperature(pipe) != 1.0:
         return Pipeline([*pipe.steps[:-1], (name, clf.with_temperature(1.0))])
     return pipe
 

@@ -24,13 +24,18 @@ import re
 import threading
 import warnings
 from collections.abc import Iterator
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeAlias
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, ImageTooLargeError, UnsupportedImageError
 from .preprocessing import to_uint8
+
+ImageSource: TypeAlias = (
+    str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
+)
+"""What :func:`read_image` reads: a path, encoded bytes, a binary file, a PIL image or pixels."""
 
 MAX_BYTES = 25 * 1024 * 1024
 """Default largest encoded input, in bytes (a 48-megapixel phone JPEG fits)."""
@@ -278,7 +283,7 @@ def _from_array(arr: np.ndarray, max_pixels: int) -> np.ndarray:
 
 
 def read_image(
-    source: str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray,
+    source: ImageSource,
     max_pixels: int = MAX_PIXELS,
     max_bytes: int = MAX_BYTES,
 ) -> np.ndarray:
@@ -354,15 +359,7 @@ class Reduced(NamedTuple):
 
 
 def read_reduced(
-    source: str
-    | os.PathLike
-    | bytes
-    | bytearray
-    | memoryview
-    | BinaryIO
-    | Image.Image
-    | np.ndarray
-    | Reduced,
+    source: ImageSource | Reduced,
     side: int,
     max_pixels: int = MAX_PIXELS,
     max_bytes: int = MAX_BYTES,

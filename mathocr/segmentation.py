@@ -362,7 +362,7 @@ def _page_blocks(lum: np.ndarray) -> tuple[np.ndarray, int] | None:
     # a strip of the page that its punched holes cut off is no chalk, and neither are a
     # few bright flecks of wood grain.
     surface = np.isin(regions, index[level < dark])
-    enclosed, k = ndimage.label(ndimage.binary_fill_holes(surface) & ~surface)
+    enclosed, _ = ndimage.label(ndimage.binary_fill_holes(surface) & ~surface)
     pages = np.unique(enclosed[ndimage.binary_dilation(mask, iterations=2)])
     off = (enclosed > 0) & ~np.isin(enclosed, pages)
     light = np.count_nonzero((raw - ndimage.grey_opening(raw, size=(5, 5), mode="nearest"))[off] > 0.5)
