@@ -45,7 +45,8 @@ class SymbolClassifier(KerasClassifier):
     ----------
     filters : tuple of int, default=(32, 64, 128)
         Convolution filters per block; each block ends in 2x2 max-pooling.
-    convs_per_block : int, default=1
+    convs_per_block : int or tuple of int, default=1
+        Convolutions in each block, or one count per block.
     dense : tuple of int, default=(128,)
         Hidden dense layers.
     dropout : float, default=0.25
@@ -99,7 +100,7 @@ class SymbolClassifier(KerasClassifier):
     def __init__(
         self,
         filters: Sequence[int] = (32, 64, 128),
-        convs_per_block: int = 1,
+        convs_per_block: int | tuple[int, ...] = 1,
         dense: Sequence[int] = (128,),
         dropout: float = 0.25,
         batch_norm: bool = True,
@@ -141,8 +142,9 @@ class SymbolClassifier(KerasClassifier):
         self.padding = padding
         self.learning_rate = learning_rate
 
-    def _validate_hyperparameters(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Check every hyper-parameter; return the layer sizes as tuples (filters, dense)."""
+    def _validate_hyperparameters(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """Check every hyper-parameter; return the layer sizes as tuples (filters,
+        convolutions per block, dense)."""
         sizes = check_network(self.filters, self.convs_per_block, self.dense, self.dropout, self.padding)
         if not 0 <= float(self.augment) <= 3:
             raise ValueError(f"augment must be a strength in [0, 3], got {self.augment!r}")

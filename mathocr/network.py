@@ -144,7 +144,7 @@ def build_cnn(
     n_classes: int,
     input_shape: tuple[int, int] = (28, 28),
     filters: Sequence[int] = (32, 64),
-    convs_per_block: int = 2,
+    convs_per_block: int | Sequence[int] = 2,
     dense: Sequence[int] = (128,),
     dropout: float = 0.25,
     batch_norm: bool = True,
@@ -165,7 +165,10 @@ def build_cnn(
     input_shape : (int, int), default=(28, 28)
     filters : sequence of int, default=(32, 64)
         Convolution filters per block.
-    convs_per_block : int, default=2
+    convs_per_block : int or sequence of int, default=2
+        Convolutions in each block: one number for every block, or one per block
+        (``(1, 2, 2)``: a second convolution only where the image is small, which
+        costs a fraction of one at full size).
     dense : sequence of int, default=(128,)
         Hidden dense layers.
     dropout : float, default=0.25
@@ -198,8 +201,9 @@ def build_cnn(
 
     layers: list = [keras.Input((*input_shape, 1))]
     h, w = input_shape
-    for i, f in enumerate(filters):
-        for j in range(convs_per_block):
+    per_block = _per_block(convs_per_block, len(filters))
+    for i, (f, convs) in enumerate(zip(filters, per_block, strict=True)):
+        for j in range(convs):
             layers.append(
                 keras.layers.Conv2D(
                     f,
@@ -216,7 +220,7 @@ def build_cnn(
         # Pool only along sides that are still at least 2 pixels (tables given as
         # one-pixel-high images by scikit-learn's generic checks).
         if padding == "valid":
-            h, w = h - 2 * convs_per_block, w - 2 * convs_per_block
+            h, w = h - 2 * convs, w - 2 * convs
         pool = (2 if h >= 2 else 1, 2 if w >= 2 else 1)
         layers.append(keras.layers.MaxPooling2D(pool))
         h, w = h // pool[0], w // pool[1]
@@ -246,24 +250,33 @@ def _ints(value, name: str) -> tuple[int, ...]:
         raise ValueError(f"{name} must be a sequence of ints, got {value!r}") from None
 
 
+def _per_block(convs_per_block: int | Sequence[int], n_blocks: int) -> tuple[int, ...]:
+    """Convolutions per block as one count per block."""
+    if isinstance(convs_per_block, int | np.integer):
+        return (int(convs_per_block),) * n_blocks
+    return _ints(convs_per_block, "convs_per_block")
+
+
 def check_network(
     filters: Sequence[int] | int,
-    convs_per_block: int,
+    convs_per_block: int | Sequence[int],
     dense: Sequence[int] | int,
     dropout: float,
     padding: str,
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Check the network's hyper-parameters; return the layer sizes as tuples ``(filters, dense)``.
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Check the network's hyper-parameters; return the layer sizes as tuples
+    ``(filters, convs_per_block, dense)``, the convolutions as one count per block.
 
     Parameters
     ----------
     filters, convs_per_block, dense, dropout, padding
         As :func:`symbol_cnn` takes them; one number for ``filters`` or ``dense``
-        means one layer (``--set clf__filters=32`` on the command line).
+        means one layer (``--set clf__filters=32`` on the command line), one for
+        ``convs_per_block`` the same count in every block.
 
     Returns
     -------
-    filters, dense : tuple of int
+    filters, convs_per_block, dense : tuple of int
 
     Raises
     ------
@@ -277,20 +290,24 @@ def check_network(
         raise ValueError(f"dense must be a sequence of positive ints, got {dense!r}")
     if len(filters_) > 4:
         raise ValueError("at most 4 pooling blocks fit a 28x28 input")
-    if int(convs_per_block) < 1:
-        raise ValueError(f"convs_per_block must be >= 1, got {convs_per_block!r}")
+    convs_ = _per_block(convs_per_block, len(filters_))
+    if len(convs_) != len(filters_) or any(c < 1 for c in convs_):
+        raise ValueError(
+            f"convs_per_block must be an int >= 1 or one such int per block of filters {filters_}, "
+            f"got {convs_per_block!r}"
+        )
     if not 0 <= float(dropout) < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     if padding not in ("same", "valid"):
         raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
-    return filters_, dense_
+    return filters_, convs_, dense_
 
 
 def symbol_cnn(
     meta: dict[str, Any],
     compile_kwargs: dict[str, Any],
     filters: Sequence[int] | int = (32, 64, 128),
-    convs_per_block: int = 1,
+    convs_per_block: int | Sequence[int] = 1,
     dense: Sequence[int] | int = (128,),
     dropout: float = 0.25,
     batch_norm: bool = True,
@@ -322,14 +339,14 @@ def symbol_cnn(
     keras.Model
         Compiled.
     """
-    filters_, dense_ = check_network(filters, convs_per_block, dense, dropout, padding)
+    filters_, convs_, dense_ = check_network(filters, convs_per_block, dense, dropout, padding)
     x_shape = meta["X_shape_"]
     shape = tuple(x_shape[1:3]) if len(x_shape) > 2 else (1, x_shape[1])
     model = build_cnn(
         n_classes=meta["n_classes_"],
         input_shape=shape,
         filters=filters_,
-        convs_per_block=int(convs_per_block),
+        convs_per_block=convs_,
         dense=dense_,
         dropout=float(dropout),
         batch_norm=bool(batch_norm),

@@ -152,6 +152,8 @@ def test_compile_parameters_reach_training(symbols28):
         ({"learning_rate": 0}, "learning_rate"),
         ({"padding": "full"}, "padding"),
         ({"filters": (4,) * 5}, "blocks"),
+        ({"convs_per_block": 0}, "convs_per_block"),
+        ({"filters": (4, 4), "convs_per_block": (1, 2, 2)}, "one such int per block"),
     ],
 )
 def test_bad_hyperparameters_fail_in_fit(symbols28, params, msg):
@@ -159,6 +161,13 @@ def test_bad_hyperparameters_fail_in_fit(symbols28, params, msg):
     clf = SymbolClassifier(**{**TINY, **params})  # constructing never validates
     with pytest.raises(ValueError, match=msg):
         clf.fit(X[:20], y[:20])
+
+
+def test_convolutions_can_differ_per_block(symbols28):
+    X, y = symbols28
+    clf = SymbolClassifier(**{**TINY, "filters": (4, 6, 8), "convs_per_block": (1, 2, 3)}).fit(X[:20], y[:20])
+    convs = [layer.name for layer in clf.model_.layers if layer.name.startswith("conv")]
+    assert convs == ["conv0_0", "conv1_0", "conv1_1", "conv2_0", "conv2_1", "conv2_2"]
 
 
 @pytest.mark.slow
