@@ -286,6 +286,19 @@ def test_a_confident_symbol_is_never_bent_into_a_valid_expression():
     assert d["status"] == "error" and d["expression"] == "8+" and "value" not in d
 
 
+@pytest.mark.parametrize(("slash", "one", "answered"), [(0.85, 0.14, False), (0.65, 0.34, True)])
+def test_a_trailing_slash_becomes_a_one_only_when_it_could_well_be_one(slash, one, answered):
+    # "6/" half-written: the grammar may read the stroke as a 1 ("61") only when the
+    # classifier gives that reading a fair chance (MIN_VALID of the symbols as read).
+    mark = np.full(len(CLASSES), (1 - slash - one) / (len(CLASSES) - 2))
+    mark[CLASSES.index("/")], mark[CLASSES.index("1")] = slash, one
+    sol = Solver(ScriptedClassifier([one_hot("6"), mark])).solve(draw_page("11")[0])
+    if answered:
+        assert (sol.expression, sol.value) == ("61", 61)
+    else:
+        assert (sol.code, sol.expression, sol.value) == ("incomplete_expression", "6/", None)
+
+
 @pytest.mark.parametrize(
     ("read", "code"),
     [
