@@ -898,12 +898,21 @@ def _dot_shape(
     return ""
 
 
+EQUALS_FLAT = 1.7
+"""How many times as wide as high each bar of a ``=`` is at least. Measured on UNIPEN's
+``=`` glyphs drawn alone (training writers, 345; held-out, 139): 2.0 found 73.6% / 84.2%
+of them, 1.7 75.7% / 85.6%, with no two-part glyph of another token taken for a ``=``
+(14,765 / 3,968 of them); 1.5 took three ``5`` and ``(`` of the training writers. The
+rest are bars joined in one stroke or one bar far shorter than the other."""
+
+
 def _is_equals(part_boxes: np.ndarray) -> bool:
     """Two flat bars of similar length, one over the other, overlapping horizontally: ``=``.
 
     The bars may differ in length (the shorter at least half the longer), slant (each
-    still twice as wide as its box is high) and be offset (overlapping by 0.3 of the
-    shorter); two bars side by side (``-`` and ``-``) are not stacked.
+    still :data:`EQUALS_FLAT` times as wide as its box is high) and be offset
+    (overlapping by 0.3 of the shorter); two bars side by side (``-`` and ``-``) are
+    not stacked.
 
     Examples
     --------
@@ -916,7 +925,7 @@ def _is_equals(part_boxes: np.ndarray) -> bool:
         return False
     w = part_boxes[:, 2] - part_boxes[:, 0]
     h = part_boxes[:, 3] - part_boxes[:, 1]
-    flat = bool(np.all(w >= 2.0 * h))
+    flat = bool(np.all(w >= EQUALS_FLAT * h))
     similar = w.min() >= 0.5 * w.max()
     a, b = part_boxes[np.argsort(part_boxes[:, 1] + part_boxes[:, 3])]
     over = min(a[2], b[2]) - max(a[0], b[0]) >= 0.3 * w.min()

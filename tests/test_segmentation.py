@@ -497,6 +497,8 @@ def test_equals_shape():
 
     assert _is_equals(np.array([[0, 20, 40, 28], [4, 40, 36, 48]]))
     assert _is_equals(np.array([[0, 18, 40, 30], [2, 28, 42, 40]]))  # slanted: boxes overlap
+    assert _is_equals(np.array([[0, 10, 36, 30], [2, 34, 38, 54]]))  # steeper: 1.8 as wide as high
+    assert not _is_equals(np.array([[0, 10, 30, 30], [2, 34, 32, 54]]))  # 1.5: too steep for bars
     assert not _is_equals(np.array([[0, 20, 40, 28], [44, 22, 84, 30]]))  # - then -
     assert not _is_equals(np.array([[0, 20, 40, 28], [10, 40, 16, 46]]))  # a bar and a dot
     assert not _is_equals(np.array([[0, 20, 40, 28], [30, 40, 70, 48]]))  # barely overlapping
