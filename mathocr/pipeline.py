@@ -28,8 +28,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # The best model found (see mathocr/models/default.json for how it was measured).
     "default": {
         "normalise__method": "mnist",
-        "clf__filters": (32, 64, 128),
-        "clf__convs_per_block": 1,
+        "clf__filters": (16, 32, 64),
+        "clf__convs_per_block": 2,
         "clf__dense": (128,),
         "clf__dropout": 0.25,
         "clf__batch_norm": True,

@@ -721,7 +721,7 @@ def _merge_groups(
     full = tall & (h >= 0.7 * ref)  # digits and brackets; not a "+", nor a piece of a digit
     # Two small marks stacked, overlapping horizontally less than the rule above asks
     # (a sloppy ":" or "="), with a clear gap between them, are one symbol too.
-    bar = ~tall & (w >= 2.0 * h)
+    bar = ~tall & (w >= EQUALS_FLAT * h)
     twins = (dot[:, None] & dot[None, :]) | (
         bar[:, None] & bar[None, :] & (minw >= 0.5 * np.maximum.outer(w, w))
     )
