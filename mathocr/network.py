@@ -166,9 +166,8 @@ def build_cnn(
     filters : sequence of int, default=(32, 64)
         Convolution filters per block.
     convs_per_block : int or sequence of int, default=2
-        Convolutions in each block: one number for every block, or one per block
-        (``(1, 2, 2)``: a second convolution only where the image is small, which
-        costs a fraction of one at full size).
+        Convolutions in each block: one number for every block, or one count per
+        block (``(1, 2, 2)``).
     dense : sequence of int, default=(128,)
         Hidden dense layers.
     dropout : float, default=0.25
