@@ -111,6 +111,17 @@ def test_colon_and_equals_shapes():
     assert "".join(decode(apply_shapes(p, [(), ("equals",), ()])).symbols) == "6=6"
 
 
+def test_a_straight_stroke_may_close_a_bracket_within_min_valid():
+    from mathocr.solver import MIN_VALID
+
+    # "(8" then a straight upright stroke the classifier reads as a 1: only ")" makes it
+    # an expression, and the shape's share must let the solver accept that reading.
+    p = apply_shapes(rows({"1": 0.9}, {"8": 0.95}, {"1": 0.97}), [("open",), (), ("upright",)])
+    d = decode(p)
+    assert "".join(d.readings[0].symbols) == "(8)"
+    assert d.readings[0].probability >= MIN_VALID * np.prod(d.probabilities.max(axis=1))
+
+
 def test_brackets_nest_up_to_max_depth():
     assert accepts("(" * MAX_DEPTH + "1" + ")" * MAX_DEPTH)
     assert not accepts("(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1))
