@@ -232,7 +232,7 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 
 def _train_parser(p: argparse.ArgumentParser) -> None:
-    from .datasets import UNIPEN_COPIES  # numpy and PIL only; no TensorFlow
+    from .datasets import MARKS_WEIGHT, UNIPEN_COPIES  # numpy and PIL only; no TensorFlow
 
     _add_data_dir(p)
     p.add_argument("--config", default="default", help="named configuration: default or seed")
@@ -281,6 +281,14 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
         "0 leaves UNIPEN out)",
     )
     p.add_argument(
+        "--marks-weight",
+        type=float,
+        default=MARKS_WEIGHT,
+        metavar="W",
+        help="train on UNIPEN's marks that are no symbol (@ $ %% # & ? < >) as such, with W times "
+        f"the weight of one written form (default {MARKS_WEIGHT:g}; 0 leaves them out)",
+    )
+    p.add_argument(
         "--no-clean", action="store_true", help="keep UNIPEN samples that cleanlab flags as mislabelled"
     )
     p.add_argument(
@@ -291,8 +299,9 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
 
 
-def _add_unipen(data, copies: int, clean: bool) -> dict | None:
-    """Draw UNIPEN's training writers into ``data.train``, mislabelled samples dropped first."""
+def _add_unipen(data, copies: int, clean: bool, marks: bool) -> dict | None:
+    """Draw UNIPEN's training writers into ``data.train``, mislabelled samples dropped
+    first, and with ``marks`` their marks that are no symbol."""
     from collections import Counter
 
     from .datasets import render_pen_samples
@@ -317,6 +326,8 @@ def _add_unipen(data, copies: int, clean: bool) -> dict | None:
         print(f"  dropped {int(issues.sum())} of {len(samples)}: {dict(sorted(dropped.items()))}", flush=True)
         samples = [s for s, bad in zip(samples, issues, strict=True) if not bad]
     data.add_pen_samples(samples, copies)
+    if marks:
+        data.add_pen_marks(copies)
     return report
 
 
@@ -324,7 +335,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import time
 
     from .card import model_card
-    from .datasets import data_home, load_training_data
+    from .datasets import UNIPEN_MARKS, data_home, load_training_data
     from .evaluation import evaluate_sets, format_report
     from .pagecrops import PAGE_SEED, page_crops
     from .pipeline import make_pipeline, save_pipeline, to_inference
@@ -343,6 +354,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise MathOCRError(f"bad training settings: {exc}".replace("\n", " ")) from None
     if args.pages < 0:
         raise MathOCRError(f"--pages must be 0 or more, got {args.pages}")
+    if not 0 <= args.marks_weight < float("inf"):
+        raise MathOCRError(f"--marks-weight must be 0 or more, got {args.marks_weight}")
     print(f"loading data from {data_home(args.data_dir)}", flush=True)
     data = load_training_data(args.data_dir, limit_per_class=args.limit_per_class)
     if args.pages:
@@ -353,13 +366,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr, flush=True)
     if args.unipen_copies < 0:
         raise MathOCRError(f"--unipen-copies must be 0 or more, got {args.unipen_copies}")
-    cleaning = _add_unipen(data, args.unipen_copies, clean=not args.no_clean) if args.unipen_copies else None
+    cleaning = (
+        _add_unipen(data, args.unipen_copies, clean=not args.no_clean, marks=args.marks_weight > 0)
+        if args.unipen_copies
+        else None
+    )
     X, y = data.training_arrays()
     for name, s in data.train.items():
         print(f"  train {name}: {len(s)}", flush=True)
     print(f"training {args.config!r} on {len(y)} images", flush=True)
     t = time.time()
-    fit_params = {} if args.no_balance else {"clf__sample_weight": data.sample_weights()}
+    weights = None if args.no_balance else data.sample_weights(marks=args.marks_weight)
+    fit_params = {} if weights is None else {"clf__sample_weight": weights}
     pipe.fit(X, y, **fit_params)
     fit_seconds = time.time() - t
     model = pipe if args.keras else to_inference(pipe)
@@ -380,6 +398,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "pages": {"n_pages": args.pages, "seed": PAGE_SEED},
             "balanced_forms": not args.no_balance,
             "unipen": {"copies": args.unipen_copies, "cleaning": cleaning},
+            "marks": {"labels": list(UNIPEN_MARKS), "weight": args.marks_weight},
         },
         metrics=report,
         latency_images=data.heldout["mnist/test"].X[:8],

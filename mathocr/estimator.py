@@ -21,15 +21,46 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
+from scikeras.utils.transformers import ClassifierLabelEncoder
 from scikeras.wrappers import KerasClassifier
 
 from .network import RandomDistortion, check_network, symbol_cnn
+from .symbols import NOT_A_SYMBOL
 
 __all__ = ["RandomDistortion", "SymbolClassifier"]
 
 # SymbolClassifier's hyper-parameters that scikeras passes to the `model` function,
 # by name, when it builds the network (as it passes any extra keyword argument).
 NETWORK_PARAMS = ("filters", "convs_per_block", "dense", "dropout", "batch_norm", "padding", "random_state")
+
+
+def _marks(y: np.ndarray) -> np.ndarray:
+    """Which labels are :data:`~mathocr.symbols.NOT_A_SYMBOL` (never true for numeric labels)."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "OU":
+        return np.zeros(y.shape[:1], dtype=bool)
+    return np.asarray([str(v) == NOT_A_SYMBOL for v in y.reshape(len(y), -1)[:, 0]], dtype=bool)
+
+
+class _LabelEncoder(ClassifierLabelEncoder):
+    """scikeras' target encoder, with :data:`~mathocr.symbols.NOT_A_SYMBOL` marks kept out
+    of the classes: coded -1 for a sparse loss, a uniform row for a one-hot loss."""
+
+    def fit(self, y: np.ndarray) -> _LabelEncoder:
+        marks = _marks(y)
+        if marks.all():
+            raise ValueError("every label is NOT_A_SYMBOL: there is no class to learn")
+        return super().fit(np.asarray(y)[~marks])
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        marks = _marks(y)
+        if not marks.any():
+            return super().transform(y)
+        known = super().transform(np.asarray(y)[~marks])
+        out = np.empty((len(marks), *known.shape[1:]), dtype=known.dtype)
+        out[~marks] = known
+        out[marks] = 1.0 / self.n_classes_ if known.ndim == 2 and known.shape[1] > 1 else -1
+        return out
 
 
 class SymbolClassifier(KerasClassifier):
@@ -88,6 +119,17 @@ class SymbolClassifier(KerasClassifier):
         scikeras' ``metrics``, reported while fitting and in ``history_``.
     **kwargs
         Other scikeras parameters (``callbacks``, ``shuffle``, routed ``fit__*``, ...).
+
+    Notes
+    -----
+    Training images labelled :data:`~mathocr.symbols.NOT_A_SYMBOL` are marks that are no
+    token. They are not a class: the network is taught to spread its probability evenly
+    over the classes for them (Outlier Exposure, Hendrycks et al., ICLR 2019), so that a
+    letter or a scribble reads as hard to read, not as a confident digit. With the sparse
+    loss each such image gets a fresh random class each time it is seen, which in
+    expectation is the cross-entropy to the uniform distribution; with
+    ``"categorical_crossentropy"`` its target is the uniform row itself. Their weight is
+    the sample weight given to ``fit``.
 
     Examples
     --------
@@ -173,6 +215,11 @@ class SymbolClassifier(KerasClassifier):
             )
         return kwargs
 
+    @property
+    def target_encoder(self) -> _LabelEncoder:
+        categories = "auto" if self.classes_ is None else [self.classes_]
+        return _LabelEncoder(loss=self.loss, categories=categories)
+
     def __repr__(self) -> str:
         # A function's repr holds its address: print its name, so the repr (and the test
         # ids scikit-learn's checks make from it) is the same in every process.
@@ -198,10 +245,15 @@ class SymbolClassifier(KerasClassifier):
 
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         layer = self._distortion()
-        if layer is None:
+        # Sparse targets of marks that are no symbol are -1 (see _LabelEncoder).
+        marks = bool(np.any(np.asarray(y) < 0))
+        if layer is None and not marks:
             return super()._fit_keras_model(X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs)
         model = self.model_
         plain_step = model.train_step
+        n_classes = int(self.n_classes_)
+        seed = self._seed()
+        seeds = keras.random.SeedGenerator(None if seed is None else seed + 2)
 
         def train_step(data):
             # Distorting the batch here rather than in a layer keeps the network (and
@@ -209,7 +261,12 @@ class SymbolClassifier(KerasClassifier):
             x, target, weight = keras.utils.unpack_x_y_sample_weight(data)
             if x.shape.rank == 3:  # (n, h, w) images: the network's input has a channel axis
                 x = x[..., None]
-            x = layer(x, training=True)
+            if layer is not None:
+                x = layer(x, training=True)
+            if marks:
+                # A new random class at every sight: no mark can be learnt as one class.
+                drawn = keras.random.randint(keras.ops.shape(target), 0, n_classes, seed=seeds)
+                target = keras.ops.where(target < 0, keras.ops.cast(drawn, target.dtype), target)
             return plain_step(keras.utils.pack_x_y_sample_weight(x, target, weight))
 
         model.train_step = train_step

@@ -88,8 +88,9 @@ def distort(
     rotate: float = 12.0,
     shear: float = 0.3,
     stretch: float = 0.35,
+    wobble: float = 0.0,
 ) -> list[np.ndarray]:
-    """Apply one random affine change of shape to all strokes of a glyph.
+    """Apply one random change of shape to all strokes of a glyph: affine, then a wobble.
 
     Parameters
     ----------
@@ -102,6 +103,11 @@ def distort(
     stretch : float
         Largest change of the width-to-height ratio, as a log2 factor either way
         (0.35: from 0.78x to 1.27x as wide).
+    wobble : float
+        Size of a smooth random displacement of every point (a sum of three plane waves
+        per axis, up to one cycle across the glyph), as a share of the glyph's larger
+        side: loops open or close, curves bend, strokes meet or miss, as from one writer
+        to the next. Done on the strokes, so the pen still draws hard edges.
 
     Returns
     -------
@@ -119,7 +125,17 @@ def distort(
     sx = 2.0 ** rng.uniform(-stretch, stretch)
     matrix = np.array([[c, -s], [s, c]]) @ np.array([[sx, rng.uniform(-shear, shear)], [0.0, 1.0]])
     centre = np.concatenate(arrays).mean(axis=0)
-    return [(a - centre) @ matrix.T + centre for a in arrays]
+    arrays = [(a - centre) @ matrix.T + centre for a in arrays]
+    if wobble:
+        side = max(float(np.ptp(np.concatenate(arrays), axis=0).max()), 1e-12)
+        waves = rng.uniform(-1.0, 1.0, (2, 3, 2)) * (2 * np.pi / side)  # per axis, wave, direction
+        phases = rng.uniform(0, 2 * np.pi, (2, 3))
+        sizes = rng.uniform(-1.0, 1.0, (2, 3)) * (wobble * side / 3)
+        arrays = [
+            a + np.stack([(np.sin(a @ waves[j].T + phases[j]) * sizes[j]).sum(axis=1) for j in (0, 1)], 1)
+            for a in arrays
+        ]
+    return arrays
 
 
 def _fit(

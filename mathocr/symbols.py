@@ -153,6 +153,12 @@ CLASSES: tuple[str, ...] = tuple(s.token for s in VOCABULARY if s.learned)
 """The classifier's classes, in the order of ``classes_`` and probability columns."""
 PRECEDENCE: dict[str, int] = {s.token: s.precedence for s in VOCABULARY if s.role == "operator"}
 
+NOT_A_SYMBOL = ""
+"""The training label of a mark that is no token (an ``@``, a ``%``, a ``?``): the
+classifier learns to spread its probability over every class for such a mark, so that
+it reads as hard to read rather than as a confident digit (Outlier Exposure; see
+:class:`mathocr.estimator.SymbolClassifier`). Never a class, never predicted."""
+
 ALIASES: dict[str, str] = {name: s.token for s in VOCABULARY for name in s.forms}
 """Glyph, folder or word (lower case) -> token."""
 FORMS: dict[str, str] = {name: form for s in VOCABULARY for name, form in s.forms.items()}

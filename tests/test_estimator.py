@@ -15,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from mathocr.estimator import RandomDistortion, SymbolClassifier
 from mathocr.network import symbol_cnn
 from mathocr.preprocessing import Binarize, Normalize
+from mathocr.symbols import NOT_A_SYMBOL
 
 # Checks a small neural network cannot pass, and why. Everything else in
 # scikit-learn's generic suite must pass (test_sklearn_compatible runs it all: ~3 minutes
@@ -168,6 +169,31 @@ def test_convolutions_can_differ_per_block(symbols28):
     clf = SymbolClassifier(**{**TINY, "filters": (4, 6, 8), "convs_per_block": (1, 2, 3)}).fit(X[:20], y[:20])
     convs = [layer.name for layer in clf.model_.layers if layer.name.startswith("conv")]
     assert convs == ["conv0_0", "conv1_0", "conv1_1", "conv2_0", "conv2_1", "conv2_2"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_marks_that_are_no_symbol_are_no_class_and_read_as_unsure(symbols28, loss):
+    X, y = symbols28
+    rng = np.random.default_rng(0)
+    # scattered specks and bars: shapes no symbol has
+    marks = (rng.random((140, 28, 28)) < 0.15).astype(np.float32)
+    marks[::2, 4:8, :] = 1.0
+    params = {**TINY, "filters": (8, 16), "dense": (32,), "epochs": 8, "dropout": 0.0, "learning_rate": 5e-3}
+    clf = SymbolClassifier(**params, loss=loss)
+    clf.fit(np.concatenate([X, marks]), np.concatenate([y, np.full(len(marks), NOT_A_SYMBOL)]))
+    assert list(clf.classes_) == sorted(set(y))  # not a class
+    unsure = clf.predict_proba(marks[:40]).max(axis=1)
+    sure = clf.predict_proba(X[:40]).max(axis=1)
+    # spread over the 14 classes (a class learnt for them would be near 1)
+    assert np.median(unsure) < 0.35 < np.median(sure)
+    assert clf.score(X, y) > 0.5
+
+
+def test_only_marks_that_are_no_symbol_is_nothing_to_learn(symbols28):
+    X, _ = symbols28
+    with pytest.raises(ValueError, match="no class to learn"):
+        SymbolClassifier(**TINY).fit(X[:8], np.full(8, NOT_A_SYMBOL))
 
 
 @pytest.mark.slow

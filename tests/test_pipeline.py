@@ -198,12 +198,16 @@ def test_train_command_writes_a_loadable_model_and_its_card(tiny_data_dir, tmp_p
     assert training["n_images"] == sum(v["n"] for v in card["data"]["train"].values())
 
 
-def test_train_command_rejects_a_negative_page_count(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--pages", "-1"], "--pages must be 0 or more"), (["--marks-weight", "nan"], "--marks-weight must be")],
+)
+def test_train_command_rejects_bad_counts_before_reading_data(tmp_path, capsys, option, message):
     from mathocr.cli import main
 
-    argv = ["train", "--data-dir", str(tmp_path / "none"), "--pages", "-1", "-o", str(tmp_path / "m")]
+    argv = ["train", "--data-dir", str(tmp_path / "none"), *option, "-o", str(tmp_path / "m")]
     assert main(argv) == 2
-    assert "--pages must be 0 or more" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,21 @@ def test_distort_keeps_strokes_and_points():
     assert not np.allclose(out[0], PLUS[0])
 
 
+def test_wobble_bends_strokes_smoothly_within_its_size():
+    t = np.linspace(0, 2 * np.pi, 200)
+    ring = [np.column_stack([np.cos(t), np.sin(t)])]  # side 2
+    still = {"rotate": 0, "shear": 0, "stretch": 0}
+    np.testing.assert_allclose(distort(ring, np.random.default_rng(1), **still)[0], ring[0])
+    moved = [
+        distort(ring, np.random.default_rng(seed), **still, wobble=0.1)[0] - ring[0] for seed in range(20)
+    ]
+    shift = np.array([np.linalg.norm(m, axis=1).max() for m in moved])
+    assert (shift > 0.01).all() and (shift <= 0.1 * 2 * np.sqrt(2) + 1e-9).all()
+    # neighbouring points move together: a bend, not noise
+    steps = np.array([np.linalg.norm(np.diff(m, axis=0), axis=1).max() for m in moved])
+    assert (steps < 0.1 * shift + 0.01).all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"style": "crayon"}, "style must be one of"), ({"pen": 0}, "must be positive")],

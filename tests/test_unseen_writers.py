@@ -7,13 +7,17 @@ import pytest
 
 from mathocr.datasets import (
     SEMEION_FILE,
+    UNIPEN_MARKS,
     UNSEEN_WRITERS,
+    SymbolSet,
+    TrainingData,
     dots,
     load_semeion,
     load_training_data,
     render_pen_samples,
 )
 from mathocr.errors import DataError
+from mathocr.symbols import CLASSES, NOT_A_SYMBOL
 from mathocr.unipen import PenSample
 
 from .conftest import make_symbol_set, write_data_dir
@@ -82,6 +86,31 @@ def test_training_data_with_unipen_and_semeion(tmp_path):
     assert len(data.train["unipen/train"]) == 2 * len(data.pen_train)
     weights = data.sample_weights()
     assert len(weights) == len(data.training_arrays()[1])
+
+
+def test_training_writers_marks_that_are_no_symbol_train_as_such(tmp_path):
+    root = write_data_dir(tmp_path / "d", n_per_class=3)
+    labels = [str(i % 10) for i in range(30)] + ["@", "%", "|", "?", "="] * 4
+    segments = "".join(f'.SEGMENT CHARACTER {i % 4} OK "{lab}"\n' for i, lab in enumerate(labels))
+    write_tree(root / "unipen" / "train_r01_v07", segments)
+    data = load_training_data(root)
+    assert data.pen_marks and {s.label for s in data.pen_marks} == {"@", "%", "?"} <= set(UNIPEN_MARKS)
+    assert {s.writer for s in data.pen_marks} <= {s.writer for s in data.pen_train}
+    assert set(data.heldout["unipen/heldout-writers"].y) <= set(CLASSES)  # never reported on
+    data.add_pen_marks(copies=2)
+    marks = data.train["unipen/marks"]
+    assert len(marks) == 2 * len(data.pen_marks) and set(marks.y) == {NOT_A_SYMBOL}
+    assert set(marks.forms()) == {"not a symbol"}
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 3.0])
+def test_marks_weigh_a_chosen_share_of_one_written_form(weight):
+    img = np.zeros((4, 4), np.uint8)
+    ones = SymbolSet([img] * 4, np.array(["1"] * 4), "a")
+    marks = SymbolSet([img] * 2, np.full(2, NOT_A_SYMBOL), "m", form_names=[NOT_A_SYMBOL] * 2)
+    w = TrainingData({"a": ones, "m": marks}, {}).sample_weights(marks=weight)
+    np.testing.assert_allclose(w[4:].sum(), weight * w[:4].sum())
+    np.testing.assert_allclose(w[:4], w[0])
 
 
 def test_asterisk_is_its_own_written_form():
