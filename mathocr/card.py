@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from .symbols import NOT_A_SYMBOL_FORM
+
 # lscpu fields kept in a machine record; "Flags" is cut to the vector extensions.
 _LSCPU_KEYS = (
     "Architecture",
@@ -225,7 +227,7 @@ def model_card(
             "seconds_fit": round(fit_seconds, 1),
             "seconds_total": round(time.time() - started, 1),
             "n_images": len(y),
-            "per_class": {str(c) or "not a symbol": int(n) for c, n in zip(classes, counts, strict=True)},
+            "per_class": {str(c) or NOT_A_SYMBOL_FORM: int(n) for c, n in zip(classes, counts, strict=True)},
             **(options or {}),
             # Training time and latency differ ~3x between hosts of the same size (with
             # and without AVX-512): a card's timings mean little without its machine

@@ -376,8 +376,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"  train {name}: {len(s)}", flush=True)
     print(f"training {args.config!r} on {len(y)} images", flush=True)
     t = time.time()
-    weights = None if args.no_balance else data.sample_weights(marks=args.marks_weight)
-    fit_params = {} if weights is None else {"clf__sample_weight": weights}
+    fit_params = (
+        {} if args.no_balance else {"clf__sample_weight": data.sample_weights(marks=args.marks_weight)}
+    )
     pipe.fit(X, y, **fit_params)
     fit_seconds = time.time() - t
     model = pipe if args.keras else to_inference(pipe)

@@ -33,7 +33,7 @@ from .errors import DataError, ImageError
 from .io import read_image
 from .preprocessing import to_grey, to_ink_on_black
 from .strokes import STYLES, distort, render, spread
-from .symbols import CLASSES, NOT_A_SYMBOL, TOKENS, canonical, form, is_known
+from .symbols import CLASSES, NOT_A_SYMBOL, NOT_A_SYMBOL_FORM, TOKENS, canonical, form, is_known
 from .unipen import PenSample, read_unipen
 
 ENV_VAR = "MATHOCR_DATA"
@@ -327,7 +327,7 @@ class SymbolSet:
         its token.
         """
         if self.form_names:
-            return np.asarray([_MARK_FORM if n == NOT_A_SYMBOL else form(n) for n in self.form_names])
+            return np.asarray([NOT_A_SYMBOL_FORM if n == NOT_A_SYMBOL else form(n) for n in self.form_names])
         if self.paths:
             return np.asarray([form(Path(p).parent.name) for p in self.paths])
         return np.asarray([form(str(t)) for t in self.y])
@@ -436,9 +436,6 @@ def stratified_split(s: SymbolSet, fraction: float, seed: int) -> tuple[SymbolSe
     return s.subset(sorted(first)), s.subset(sorted(rest))
 
 
-_MARK_FORM = "not a symbol"
-
-
 @dataclass
 class TrainingData:
     """The training set and the held-out sets, each reported by source."""
@@ -489,7 +486,7 @@ class TrainingData:
         if natural.any():
             _names, inverse, counts = np.unique(forms[natural], return_inverse=True, return_counts=True)
             weights[natural] = np.minimum(counts.max() / counts, cap)[inverse]
-        weights[forms == _MARK_FORM] *= marks
+        weights[forms == NOT_A_SYMBOL_FORM] *= marks
         return weights / weights.mean()
 
 
@@ -750,7 +747,6 @@ _KEEP_SLANT_ARGS = {t: {"rotate": 0.0, "shear": 0.0} for t in _KEEP_SLANT}
 # (2 epochs, seed 0), UNIPEN held-out / Semeion: none 91.32 / 91.71%, 0.06 91.46 / 92.47%,
 # 0.12 91.40 / 92.03%, and no gain in expressions at full length (see UNIPEN_COPIES).
 PEN_WOBBLE = 0.0
-_WOBBLE_ARGS = {"wobble": PEN_WOBBLE}
 
 
 def render_pen_samples(
@@ -772,8 +768,9 @@ def render_pen_samples(
             if augment:
                 size = float(rng.uniform(28, 72))
                 p_style = _STYLE_P_NO_BOX if spread(sample.strokes) < _BAR_SPREAD else _STYLE_P
+                shape_args = _KEEP_SLANT_ARGS.get(sample.label, {"wobble": PEN_WOBBLE})
                 image = render(
-                    distort(sample.strokes, rng, **_KEEP_SLANT_ARGS.get(sample.label, _WOBBLE_ARGS)),
+                    distort(sample.strokes, rng, **shape_args),
                     size=size,
                     pen=float(rng.uniform(0.04, 0.16) * size),
                     style=str(rng.choice(STYLES, p=p_style)),

@@ -39,7 +39,7 @@ def _marks(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if y.dtype.kind not in "OU":
         return np.zeros(y.shape[:1], dtype=bool)
-    return np.asarray([str(v) == NOT_A_SYMBOL for v in y.reshape(len(y), -1)[:, 0]], dtype=bool)
+    return y.reshape(len(y), -1)[:, 0].astype(str) == NOT_A_SYMBOL
 
 
 class _LabelEncoder(ClassifierLabelEncoder):

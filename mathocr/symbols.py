@@ -158,6 +158,8 @@ NOT_A_SYMBOL = ""
 classifier learns to spread its probability over every class for such a mark, so that
 it reads as hard to read rather than as a confident digit (Outlier Exposure; see
 :class:`mathocr.estimator.SymbolClassifier`). Never a class, never predicted."""
+NOT_A_SYMBOL_FORM = "not a symbol"
+"""How such marks are named where a written form or class name is shown (weights, cards)."""
 
 ALIASES: dict[str, str] = {name: s.token for s in VOCABULARY for name in s.forms}
 """Glyph, folder or word (lower case) -> token."""
