@@ -143,6 +143,36 @@ def test_cross_in_two_strokes_and_broken_stroke_are_merged():
     assert [s.parts for s in seg.segments] == [1, 3, 2]
 
 
+def _open_four(x: float, gap: float = 6.0, hang: float = 30.0) -> list[np.ndarray]:
+    """An open 4 in two strokes that do not touch (pen 8): an L 50 px high whose bar ends
+    at ``x``, and an upright stroke ``gap`` px of paper right of it, hanging ``hang`` px
+    below the L."""
+    ell = np.array([[x - 40, 60], [x - 45, 110], [x, 110]])
+    stroke = np.array([[x + gap + 10, 62], [x + gap + 8, 110 + hang]])
+    return [ell, stroke]
+
+
+def test_an_open_four_in_two_strokes_is_one_symbol():
+    # "1 4": the digits of `write` are 80 px high from y=60; the 4 is drawn as many
+    # UNIPEN writers draw it, its upright stroke apart from the L.
+    seg = segment(write("1", marks=_open_four(260)))
+    assert [s.parts for s in seg.segments] == [1, 2]
+    x, y, w, h = seg.segments[1].box
+    assert x < 220 and x + w > 270 and h >= 80  # from the L's top to the stroke's foot
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        _open_four(260, gap=30.0),  # the stroke a digit's width away: an L-ish mark and a 1
+        _open_four(260, hang=5.0),  # the stroke ending level with the L: no 4's stem
+    ],
+    ids=["apart", "level"],
+)
+def test_an_l_and_a_stroke_that_are_no_open_four_stay_two_marks(marks):
+    assert [s.parts for s in segment(write("1", marks=marks)).segments] == [1, 1, 1]
+
+
 def test_specks_are_ignored():
     page, expected = draw_page("10+1")
     rng = np.random.default_rng(0)
