@@ -103,6 +103,15 @@ def test_punched_holes_are_not_symbols():
     assert_boxes_close(boxes_of(seg), expected)
 
 
+@pytest.mark.parametrize("text", ["0+1", "1-0"])
+def test_a_heavy_digit_near_the_page_edge_is_no_punched_hole(text):
+    # Black ink, darker than the table, a centimetre or two from the page's edge where a
+    # binder's holes would be: strokes, not a solid disc of the table.
+    page, expected = draw_page(text, stroke=14, bg=PAPER, height=300, margin=50)
+    photo, expected, _ = on_a_table(page, expected)
+    assert_boxes_close(boxes_of(segment(photo)), expected)
+
+
 @pytest.mark.parametrize("table", [False, True])
 def test_a_pencil_obelus_keeps_its_dots(table):
     # Grey pencil, the dots pressed far lighter than the bar (a third of its contrast:

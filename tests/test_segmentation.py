@@ -157,7 +157,7 @@ def test_an_open_four_in_two_strokes_is_one_symbol():
     # UNIPEN writers draw it, its upright stroke apart from the L.
     seg = segment(write("1", marks=_open_four(260)))
     assert [s.parts for s in seg.segments] == [1, 2]
-    x, y, w, h = seg.segments[1].box
+    x, _, w, h = seg.segments[1].box
     assert x < 220 and x + w > 270 and h >= 80  # from the L's top to the stroke's foot
 
 
