@@ -532,8 +532,8 @@ def _accuracy_lines(f: Figures) -> list[str]:
             lines += [
                 "Unseen writers: expressions composed from UNIPEN's held-out writers' glyphs "
                 "(`mathocr.synth.unseen_writer_symbols`: the samples that are dots, "
-                "`mathocr.datasets.dots`, or hold a stray dot, `mathocr.datasets.stray_dots`, "
-                "left out), drawn in the pen styles (`mathocr.synth.PEN_STYLES`).",
+                "`mathocr.datasets.dots`, left out), drawn in the pen styles "
+                "(`mathocr.synth.PEN_STYLES`).",
                 "",
             ]
         lines += _table(head, srows)

@@ -717,68 +717,17 @@ def dots(samples: list[PenSample]) -> np.ndarray:
     >>> int(dots(held).sum())                                       # doctest: +SKIP
     24
     """
-    scale = _writer_scales(samples)
+    heights: dict[str, list[float]] = {}
+    for s in samples:
+        if s.label.isdigit() and s.label != "1":
+            heights.setdefault(s.writer, []).append(float(np.ptp(np.concatenate(s.strokes)[:, 1])))
+    scale = {w: float(np.median(h)) for w, h in heights.items()}
     out = np.zeros(len(samples), dtype=bool)
     for i, s in enumerate(samples):
         if s.writer in scale:
             ink = np.concatenate(s.strokes)
             out[i] = float(np.ptp(ink, axis=0).max()) < DOT_EXTENT * scale[s.writer]
     return out
-
-
-# A dot-sized stroke further than this share of its writer's digit height from the rest
-# of its sample's ink is a stray dot.
-STRAY_GAP = 0.5
-
-
-def stray_dots(samples: list[PenSample]) -> np.ndarray:
-    """Which samples hold a stray dot: a stroke smaller than :data:`DOT_EXTENT` of the
-    writer's digits, further than :data:`STRAY_GAP` of them from the rest of the ink.
-
-    The data's README names it among UNIPEN's mis-segmentations: a segment that took in
-    the dot of the next character or a touch of the pen. Drawn at a fixed size, the
-    glyph shrinks into a corner of its box, the dot in the opposite one; in an
-    expression the dot becomes a symbol of its own. As :func:`dots`, the rule is the
-    writer's own scale, not a model's opinion. Samples that are dots are left to
-    :func:`dots`; writers with no digit to judge by keep every sample.
-
-    Returns
-    -------
-    ndarray of bool, shape (len(samples),)
-
-    Examples
-    --------
-    >>> held = unipen_writer_groups(load_unipen())[2]              # doctest: +SKIP
-    >>> int(stray_dots(held).sum())                                 # doctest: +SKIP
-    44
-    """
-    scale = _writer_scales(samples)
-    out = np.zeros(len(samples), dtype=bool)
-    for i, s in enumerate(samples):
-        if s.writer not in scale or len(s.strokes) < 2:
-            continue
-        size = scale[s.writer]
-        for k, stroke in enumerate(s.strokes):
-            if float(np.ptp(stroke, axis=0).max()) >= DOT_EXTENT * size:
-                continue
-            rest = np.concatenate([t for j, t in enumerate(s.strokes) if j != k])
-            if float(np.ptp(rest, axis=0).max()) < DOT_EXTENT * size:
-                continue  # all of it is dots
-            centre = stroke.mean(axis=0)
-            apart = np.maximum(0.0, np.maximum(rest.min(axis=0) - centre, centre - rest.max(axis=0)))
-            if float(np.hypot(*apart)) > STRAY_GAP * size:
-                out[i] = True
-                break
-    return out
-
-
-def _writer_scales(samples: list[PenSample]) -> dict[str, float]:
-    """Each writer's digit height: the median height of their ``0``, ``2``-``9`` (a ``1`` is all height)."""
-    heights: dict[str, list[float]] = {}
-    for s in samples:
-        if s.label.isdigit() and s.label != "1":
-            heights.setdefault(s.writer, []).append(float(np.ptp(np.concatenate(s.strokes)[:, 1])))
-    return {w: float(np.median(h)) for w, h in heights.items()}
 
 
 # How often each of strokes.STYLES is drawn for training (canvas, paper, lowres, box).

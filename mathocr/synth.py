@@ -656,8 +656,7 @@ def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str
     ``unipen/heldout-writers`` report draws them, less the samples that are dots
     (:func:`mathocr.datasets.dots`): enlarged into an operator's slot, a dot labelled
     ``-`` is a ``·`` (a multiplication) to any reader, and an expression holding one
-    has no right answer; and less those holding a stray dot far from the glyph
-    (:func:`mathocr.datasets.stray_dots`), which becomes a symbol of its own.
+    has no right answer.
 
     Raises
     ------
@@ -677,17 +676,10 @@ def unseen_writer_symbols(data_dir: str | os.PathLike | None = None) -> dict[str
 
 @lru_cache(maxsize=2)
 def _unseen_pool(root: str) -> dict[str, tuple[np.ndarray, ...]]:
-    from .datasets import (
-        UNIPEN_TOKENS,
-        dots,
-        load_unipen,
-        render_pen_samples,
-        stray_dots,
-        unipen_writer_groups,
-    )
+    from .datasets import UNIPEN_TOKENS, dots, load_unipen, render_pen_samples, unipen_writer_groups
 
     held = unipen_writer_groups(load_unipen(root, UNIPEN_TOKENS))[2]
-    held = [s for s, bad in zip(held, dots(held) | stray_dots(held), strict=True) if not bad]
+    held = [s for s, dot in zip(held, dots(held), strict=True) if not dot]
     pool = symbol_pool([render_pen_samples(held, UNSEEN_WRITER_SOURCES[0], augment=False)])
     return _every_token(pool, f"{UNSEEN_WRITER_SOURCES[0]} under {root}")
 

@@ -15,7 +15,6 @@ from mathocr.datasets import (
     load_semeion,
     load_training_data,
     render_pen_samples,
-    stray_dots,
 )
 from mathocr.errors import DataError
 from mathocr.symbols import CLASSES, NOT_A_SYMBOL
@@ -168,19 +167,3 @@ def test_a_dot_is_told_by_its_writers_own_scale():
         sample("/", "nobody", (0, 0), (1, 1)),  # no digits to judge by: kept
     ]
     assert dots(big + small + marks).tolist() == [False] * 6 + [True, False, False, False, False]
-
-
-def test_a_stray_dot_is_told_by_its_writers_own_scale():
-    def sample(label: str, *strokes: list[tuple[float, float]], writer: str = "w") -> PenSample:
-        return PenSample(tuple(np.array(st, dtype=np.float32) for st in strokes), label, writer, "OK", "f:1")
-
-    digits = [sample(d, [(0, 0), (30, 100)]) for d in "023"]  # digits 100 units tall
-    two = [(0, 0), (40, 0), (0, 100), (40, 100)]
-    checked = [
-        sample("2", two, [(120, 150), (122, 151)]),  # a dot 0.8 digit heights below and right
-        sample("2", two, [(60, 50), (61, 52)]),  # a dot 0.2 beside it: maybe its own flourish
-        sample("=", [(0, 40), (40, 40)], [(0, 60), (40, 60)]),  # two bars: no dots
-        sample(":", [(0, 20), (1, 21)], [(0, 80), (1, 81)]),  # nothing but dots: dots() judges
-        sample("+", two, [(120, 150), (122, 151)], writer="nobody"),  # no digits to judge by
-    ]
-    assert stray_dots(digits + checked).tolist() == [False] * 3 + [True, False, False, False, False]
