@@ -16,11 +16,17 @@ upwards; the strokes returned here have y growing downwards, as on a screen.
 Structural faults (an unreadable ``.SEGMENT`` line, a missing include file) raise
 :class:`~mathocr.errors.DataError` naming the file and line; a segment that points
 past the end of its stroke file is dropped and counted, as the data's README
-describes a few hundred of them.
+describes a few hundred of them. A pen-down block whose every point is the tablet's
+origin, ``(0, 0)``, is no ink (a digitiser's empty event, nearly all from one
+provider, ``tos``); it is left out of a sample that holds other ink, and counted:
+drawn with the rest it would put a dot a glyph's length away and shrink the glyph
+into the opposite corner of its box. A sample of nothing else is kept as it is (a
+dot, see :func:`mathocr.datasets.dots`), so that no writer leaves the seeded
+writer split.
 
 Examples
 --------
->>> samples, dropped = read_unipen("data/unipen/train_r01_v07", ("1a",))  # doctest: +SKIP
+>>> samples, dropped, origin = read_unipen("data/unipen/train_r01_v07", ("1a",))  # doctest: +SKIP
 >>> samples[0].label, samples[0].writer, len(samples[0].strokes)           # doctest: +SKIP
 ('1', 'pri/w0b53ee01', 1)
 """
@@ -203,7 +209,7 @@ def read_unipen(
     root: str | os.PathLike,
     categories: Iterable[str] = ("1a", "1d"),
     labels: Iterable[str] | None = None,
-) -> tuple[list[PenSample], Counter]:
+) -> tuple[list[PenSample], Counter, Counter]:
     """Read the labelled samples of UNIPEN categories, with their strokes and writers.
 
     Parameters
@@ -221,6 +227,9 @@ def read_unipen(
         In a stable order (data files sorted by path, segments in file order).
     dropped : collections.Counter
         Per label, the segments dropped because they point past their stroke file.
+    origin : collections.Counter
+        Per label, the samples kept without the pen-down blocks they held at the
+        tablet's origin.
 
     Raises
     ------
@@ -235,6 +244,7 @@ def read_unipen(
     keep = None if labels is None else set(labels)
     samples: list[PenSample] = []
     dropped: Counter = Counter()
+    origin: Counter = Counter()
     for category in categories:
         data_root = root / "data" / category
         for path in _data_files(root, category):
@@ -262,6 +272,10 @@ def read_unipen(
                 if not components:
                     raise DataError(f"{where}: a .SEGMENT line before any .INCLUDE of a stroke file")
                 strokes = resolve_components(spec, components, where)
+                inked = [s for s in strokes or () if s.any()]
+                if inked and len(inked) < len(strokes):
+                    origin[label] += 1
+                    strokes = inked
                 if not strokes:
                     dropped[label] += 1
                     continue
@@ -276,4 +290,4 @@ def read_unipen(
                         where,
                     )
                 )
-    return samples, dropped
+    return samples, dropped, origin

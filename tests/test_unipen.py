@@ -49,9 +49,9 @@ def test_components_are_pen_down_blocks_with_writer_and_flipped_y(tmp_path):
         tmp_path,
         '.SEGMENT CHARACTER 0 OK "1"\n.SEGMENT CHARACTER 1-2 ? "+"\n.SEGMENT CHARACTER 3 ? "7"\n',
     )
-    samples, dropped = read_unipen(root, ("1a",))
+    samples, dropped, origin = read_unipen(root, ("1a",))
     assert [s.label for s in samples] == ["1", "+", "7"]
-    assert not dropped
+    assert not dropped and not origin
     one, plus, seven = samples
     # the pen-up block (hover points 99/98) is not a component
     np.testing.assert_array_equal(one.strokes[0], [[10, -100], [10, -50]])
@@ -69,12 +69,32 @@ def test_lists_points_and_past_the_end(tmp_path):
         '.SEGMENT CHARACTER 7 OK "8"\n'
         '.SEGMENT CHARACTER 0 OK "\\@"\n',
     )
-    samples, dropped = read_unipen(root, ("1a",), labels="0123456789")
+    samples, dropped, _ = read_unipen(root, ("1a",), labels="0123456789")
     assert [s.label for s in samples] == ["4", "0", "5"]
     assert [len(s) for s in samples[1].strokes] == [2]
     np.testing.assert_array_equal(samples[1].strokes[0], [[6, -6], [7, -7]])
     assert [len(s) for s in samples[2].strokes] == [3, 2]
     assert dropped == {"8": 1}
+
+
+def test_pen_down_blocks_at_the_tablets_origin_are_no_ink(tmp_path):
+    origin = ".PEN_DOWN\n\t0 0\n"
+    strokes = STROKES + origin + ".PEN_DOWN\n\t0 0\n\t0 0\n" + ".PEN_DOWN\n\t0 0\n\t3 0\n"
+    # components: 0 "1", 1-2 "+", 3 the wB stroke, 4 and 5 origin points, 6 a stroke through the origin
+    root = write_tree(
+        tmp_path,
+        '.SEGMENT CHARACTER 0,4 OK "1"\n'
+        '.SEGMENT CHARACTER 1-2,5 OK "+"\n'
+        '.SEGMENT CHARACTER 4-5 OK "7"\n'
+        '.SEGMENT CHARACTER 6 OK "-"\n',
+        strokes=strokes,
+    )
+    samples, dropped, origin = read_unipen(root, ("1a",))
+    assert [s.label for s in samples] == ["1", "+", "7", "-"]
+    # a stroke that passes the origin is ink; a sample of nothing else stays (a dot)
+    assert [len(s.strokes) for s in samples] == [1, 2, 2, 1]
+    np.testing.assert_array_equal(samples[0].strokes[0], [[10, -100], [10, -50]])
+    assert origin == {"1": 1, "+": 1} and not dropped
 
 
 def test_resolve_rejects_bad_syntax():
