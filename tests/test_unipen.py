@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mathocr.errors import DataError
-from mathocr.unipen import read_unipen, resolve_components
+from mathocr.unipen import PEN_UP_NUMBERED, read_unipen, resolve_components
 
 STROKES = """.VERSION 1.0
 .INCLUDE prov/prov.doc
@@ -35,10 +35,16 @@ STROKES = """.VERSION 1.0
 """
 
 
-def write_tree(root: Path, segments: str, strokes: str = STROKES, include: str = "prov/data/s1.dat") -> Path:
+def write_tree(
+    root: Path,
+    segments: str,
+    strokes: str = STROKES,
+    include: str = "prov/data/s1.dat",
+    provider: str = "prov",
+) -> Path:
     (root / "include" / "prov" / "data").mkdir(parents=True)
     (root / "include" / include).write_text(strokes)
-    data = root / "data" / "1a" / "prov"
+    data = root / "data" / "1a" / provider
     data.mkdir(parents=True)
     (data / "d1.dat").write_text(f".VERSION 1.0\n.INCLUDE {include}\n{segments}")
     return root
@@ -75,6 +81,23 @@ def test_lists_points_and_past_the_end(tmp_path):
     np.testing.assert_array_equal(samples[1].strokes[0], [[6, -6], [7, -7]])
     assert [len(s) for s in samples[2].strokes] == [3, 2]
     assert dropped == {"8": 1}
+
+
+def test_some_providers_number_the_pen_up_blocks_too(tmp_path):
+    # tos counts the pen-up block that holds hover points (component 1 here) and never
+    # draws it: "0-1" is the 1 alone, "2-3" the two strokes of the +, "4" writer wB's.
+    assert "tos" in PEN_UP_NUMBERED
+    segments = '.SEGMENT CHARACTER 0-1 OK "1"\n.SEGMENT CHARACTER 2-3 OK "+"\n.SEGMENT CHARACTER 4 OK "7"\n'
+    samples, dropped, _ = read_unipen(write_tree(tmp_path, segments, provider="tos"), ("1a",))
+    assert [s.label for s in samples] == ["1", "+", "7"] and not dropped
+    np.testing.assert_array_equal(samples[0].strokes[0], [[10, -100], [10, -50]])
+    assert len(samples[0].strokes) == 1 and len(samples[1].strokes) == 2
+    assert samples[2].writer == "tos/wB" and len(samples[2].strokes[0]) == 4
+    # the same file under another provider: "4" points past the pen-down blocks
+    other = tmp_path / "other"
+    other.mkdir()
+    samples, dropped, _ = read_unipen(write_tree(other, segments), ("1a",))
+    assert [s.label for s in samples] == ["1", "+"] and dropped == {"7": 1}
 
 
 def test_pen_down_blocks_at_the_tablets_origin_are_no_ink(tmp_path):
