@@ -105,7 +105,7 @@ off (reaching 0.7 to 0.8) is no point."""
 
 OPEN_FOUR = (0.2, 0.3, 0.65)
 """An open ``4`` drawn in two strokes that do not touch, an ``L`` and an upright stroke
-right of it, is one symbol (:func:`_is_open_four`): the stroke begins at most 0.2 of the
+right of it, is one symbol (:func:`_merge_groups`): the stroke begins at most 0.2 of the
 taller part's height right of the ``L``, hangs at least 0.3 of it below the ``L``, and
 the ``L``'s rightmost ink is its bar, at least 0.65 of the way down. Measured on
 synthetic expressions (600 from the UNIPEN calibration writers' glyphs, 400 from
@@ -696,27 +696,12 @@ def _is_round(labels: np.ndarray, box: np.ndarray, label: int) -> bool:
     return bool(2.0 * ndimage.distance_transform_edt(inside).max() >= ROUND * max(box[2:] - box[:2]))
 
 
-def _is_open_four(labels: np.ndarray, boxes: np.ndarray, ids: np.ndarray, a: int, b: int) -> bool:
-    """Whether mark ``a`` is the ``L`` and mark ``b``, right of it, the upright stroke of
-    one open ``4`` (:data:`OPEN_FOUR`)."""
-    _, ay0, ax1, ay1 = boxes[a].astype(np.float64)
-    bx0, by0, bx1, by1 = boxes[b].astype(np.float64)
-    ha, hb = ay1 - ay0, by1 - by0
-    tall = max(ha, hb)
-    near, hangs, bar = OPEN_FOUR
-    # The stroke is narrow, starts about level with the L and no lower than its foot.
-    if not (
-        bx0 - ax1 <= near * tall
-        and by1 - ay1 >= hangs * tall
-        and by0 - ay0 >= -near * tall
-        and ha <= 1.1 * hb
-        and bx1 - bx0 <= 0.5 * hb
-    ):
-        return False
-    own = _crop(labels, boxes[a]) == ids[a]
-    right = own[:, -max(2, own.shape[1] // 6) :]
-    rows = np.nonzero(right)[0]
-    return bool(rows.size) and rows.mean() >= bar * own.shape[0]
+def _ends_in_a_bar(labels: np.ndarray, box: np.ndarray, label: int) -> bool:
+    """Whether the rightmost ink of mark ``label`` lies low in its box, as an ``L``'s bar
+    does (:data:`OPEN_FOUR`)."""
+    own = _crop(labels, box) == label
+    rows = np.nonzero(own[:, -max(2, own.shape[1] // 6) :])[0]
+    return bool(rows.size) and rows.mean() >= OPEN_FOUR[2] * own.shape[0]
 
 
 def _union_box(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -760,13 +745,24 @@ def _merge_groups(
     for i, j in zip(*np.nonzero(np.triu(side, 1)), strict=False):
         if _pixel_gap(labels, _union_box(boxes[i], boxes[j]), ids[i], ids[j]) > max(2.0, 0.6 * sw):
             join[i, j] = join[j, i] = False
-    # An open 4 in two strokes: the L and the upright stroke right of it.
-    centre = x0 + x1
-    for i, j in zip(
-        *np.nonzero(tall[:, None] & tall[None, :] & same_line & (centre[:, None] < centre[None, :])),
-        strict=True,
-    ):
-        if not join[i, j] and _is_open_four(labels, boxes, ids, i, j):
+    # An open 4 in two strokes (OPEN_FOUR): the L (i) and, right of it, a narrow upright
+    # stroke (j) that starts near it, about level with its top, and hangs below its foot.
+    near, hangs, _ = OPEN_FOUR
+    taller = np.maximum.outer(h, h)
+    four = (
+        tall[:, None]
+        & tall[None, :]
+        & same_line
+        & ~join
+        & ((x0 + x1)[:, None] < (x0 + x1)[None, :])
+        & (x0[None, :] - x1[:, None] <= near * taller)
+        & (y1[None, :] - y1[:, None] >= hangs * taller)
+        & (y0[None, :] - y0[:, None] >= -near * taller)
+        & (h[:, None] <= 1.1 * h[None, :])
+        & (w[None, :] <= 0.5 * h[None, :])
+    )
+    for i, j in zip(*np.nonzero(four), strict=True):
+        if _ends_in_a_bar(labels, boxes[i], ids[i]):
             join[i, j] = join[j, i] = True
     # The height of this line's full-size marks, per mark.
     ref = np.full(n, line_h)
