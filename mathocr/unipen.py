@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
@@ -280,12 +281,11 @@ def read_unipen(
                 if line.startswith(".INCLUDE") and _is_stroke_file(name):
                     last_include = _include(include_root, name, path, number)
                     more = _read_stroke_file(last_include, include_root)
-                    if provider in PEN_UP_NUMBERED:
-                        components, writers = components + more.components, writers + more.writers
-                        down += more.down
-                    else:
-                        components += tuple(c for c, d in zip(more.components, more.down, strict=True) if d)
-                        writers += tuple(w for w, d in zip(more.writers, more.down, strict=True) if d)
+                    # The blocks this provider's numbers count: pen-down ones, or all.
+                    counted = [d or provider in PEN_UP_NUMBERED for d in more.down]
+                    components += tuple(itertools.compress(more.components, counted))
+                    writers += tuple(itertools.compress(more.writers, counted))
+                    down += tuple(itertools.compress(more.down, counted))
                     continue
                 if not line.startswith(".SEGMENT"):
                     continue
@@ -298,7 +298,7 @@ def read_unipen(
                     continue
                 if not components:
                     raise DataError(f"{where}: a .SEGMENT line before any .INCLUDE of a stroke file")
-                strokes = resolve_components(spec, components, where, down or None)
+                strokes = resolve_components(spec, components, where, down)
                 inked = [s for s in strokes or () if s.any()]
                 if inked and len(inked) < len(strokes):
                     origin[label] += 1
