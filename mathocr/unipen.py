@@ -5,21 +5,22 @@ to the tree's ``include/`` folder) and lists its samples as::
 
     .SEGMENT CHARACTER <components> <quality> "<label>"
 
-Components are the ``.PEN_DOWN`` blocks of the included files, numbered from 0 in
-file order (``.PEN_UP`` blocks carry hover coordinates in some providers' files and
-are not counted, except by the providers of :data:`PEN_UP_NUMBERED`, whose numbers
-count the pen-up blocks that hold points; those are never drawn). ``112-114`` is a
-range, ``3,5`` a list, and ``399:3-399:42`` is component 399 from its point 3 to its
-point 42 (both ends included). The writer is the ``.WRITER_ID`` in force where the
-sample's first component was written, with the provider (the first folder under
-``data/<category>/``) in front. Tablet y grows
+Components are the pen blocks of the included files that hold points, numbered from 0
+in file order: every ``.PEN_DOWN`` block, and the ``.PEN_UP`` blocks in which a
+provider recorded the pen's hover (four providers do: ``cea``, ``ceb``, ``pri`` and
+``tos``). A pen-up block is counted and never drawn. (The data's README says that
+pen-up blocks are not counted: that holds where they are empty, in every other
+provider's files.) ``112-114`` is a range, ``3,5`` a list, and ``399:3-399:42`` is
+component 399 from its point 3 to its point 42 (both ends included). The writer is the
+``.WRITER_ID`` in force where the sample's first component was written, with the
+provider (the first folder under ``data/<category>/``) in front. Tablet y grows
 upwards; the strokes returned here have y growing downwards, as on a screen.
 
 Structural faults (an unreadable ``.SEGMENT`` line, a missing include file) raise
 :class:`~mathocr.errors.DataError` naming the file and line; a segment that points
-past the end of its stroke file is dropped and counted, as the data's README
-describes a few hundred of them. A pen-down block whose every point is the tablet's
-origin, ``(0, 0)``, is no ink (a digitiser's empty event; 10 samples); it is left
+past the end of its stroke file is dropped and counted (the data's README counts a
+few hundred, read by pen-down blocks alone; none is left in ``train_r01_v07``). A pen-down block whose every point is the tablet's
+origin, ``(0, 0)``, is no ink (a digitiser's empty event; 6 samples); it is left
 out of a sample that holds other ink, and counted:
 drawn with the rest it would put a dot a glyph's length away and shrink the glyph
 into the opposite corner of its box. A sample of nothing else is kept as it is (a
@@ -35,7 +36,6 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 from collections import Counter
@@ -49,13 +49,6 @@ import numpy as np
 from .errors import DataError
 
 CATEGORIES = {"1a": "digits", "1d": "symbols"}
-
-PEN_UP_NUMBERED = frozenset({"tos"})
-"""Providers whose ``.SEGMENT`` numbers count, besides the ``.PEN_DOWN`` blocks, the
-``.PEN_UP`` blocks that hold points (their hover trace is no ink and is not drawn).
-Numbered by pen-down blocks alone, ``tos``'s segments name the wrong strokes (letters
-and scribbles under digit labels, or past the end of the file): the bundled model read
-15% of its held-out writers' samples as labelled, against 93% of the other providers'."""
 
 _SEGMENT = re.compile(r'^\.SEGMENT\s+(\S+)\s+(\S+)\s+(\S+)\s+"(.*)"\s*$')
 _ENDPOINT = re.compile(r"^(\d+)(?::(\d+))?$")
@@ -105,8 +98,16 @@ def _parse_points(lines: list[str], path: Path, first_line: int) -> np.ndarray:
 
 @lru_cache(maxsize=256)
 def _read_stroke_file(path: Path, include_root: Path) -> _StrokeFile:
-    """The pen blocks of a stroke file (and of the files it includes), in order: every
-    ``.PEN_DOWN`` block, and the ``.PEN_UP`` blocks that hold points (:data:`PEN_UP_NUMBERED`)."""
+    """The components of a stroke file (and of the files it includes), in order: every
+    ``.PEN_DOWN`` block, and the ``.PEN_UP`` blocks that hold points.
+
+    Numbered by pen-down blocks alone, the segments of the four providers that record
+    the hover name the wrong strokes (letters and scribbles under digit labels, or past
+    the end of the file): the bundled model read their samples as labelled 0-15% of the
+    time (``cea`` 0 of 9, ``ceb`` 0 of 6, ``pri`` 7 of 104, ``tos``'s held-out writers
+    15%), and 82-98% with their pen-up blocks counted. No other provider's pen-up block
+    holds a point.
+    """
     try:
         text = path.read_text(encoding="latin-1")
     except OSError as exc:
@@ -281,11 +282,9 @@ def read_unipen(
                 if line.startswith(".INCLUDE") and _is_stroke_file(name):
                     last_include = _include(include_root, name, path, number)
                     more = _read_stroke_file(last_include, include_root)
-                    # The blocks this provider's numbers count: pen-down ones, or all.
-                    counted = [d or provider in PEN_UP_NUMBERED for d in more.down]
-                    components += tuple(itertools.compress(more.components, counted))
-                    writers += tuple(itertools.compress(more.writers, counted))
-                    down += tuple(itertools.compress(more.down, counted))
+                    components += more.components
+                    writers += more.writers
+                    down += more.down
                     continue
                 if not line.startswith(".SEGMENT"):
                     continue

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mathocr.errors import DataError
-from mathocr.unipen import PEN_UP_NUMBERED, read_unipen, resolve_components
+from mathocr.unipen import PenSample, read_unipen, resolve_components
 
 STROKES = """.VERSION 1.0
 .INCLUDE prov/prov.doc
@@ -50,19 +50,19 @@ def write_tree(
     return root
 
 
-def test_components_are_pen_down_blocks_with_writer_and_flipped_y(tmp_path):
+def test_components_are_numbered_blocks_with_writer_and_flipped_y(tmp_path):
+    # component 1 is the pen-up block of hover points: numbered, never drawn
     root = write_tree(
         tmp_path,
-        '.SEGMENT CHARACTER 0 OK "1"\n.SEGMENT CHARACTER 1-2 ? "+"\n.SEGMENT CHARACTER 3 ? "7"\n',
+        '.SEGMENT CHARACTER 0-1 OK "1"\n.SEGMENT CHARACTER 2-3 ? "+"\n.SEGMENT CHARACTER 4 ? "7"\n',
     )
     samples, dropped, origin = read_unipen(root, ("1a",))
     assert [s.label for s in samples] == ["1", "+", "7"]
     assert not dropped and not origin
     one, plus, seven = samples
-    # the pen-up block (hover points 99/98) is not a component
     np.testing.assert_array_equal(one.strokes[0], [[10, -100], [10, -50]])
-    assert len(plus.strokes) == 2 and plus.quality == "?"
-    assert one.writer == "prov/wA" and seven.writer == "prov/wB"
+    assert len(one.strokes) == 1 and len(plus.strokes) == 2 and plus.quality == "?"
+    assert one.writer == "prov/wA" and seven.writer == "prov/wB" and len(seven.strokes[0]) == 4
     assert one.where == "data/1a/prov/d1.dat:3"
 
 
@@ -70,8 +70,8 @@ def test_lists_points_and_past_the_end(tmp_path):
     root = write_tree(
         tmp_path,
         '.SEGMENT CHARACTER 0,2 OK "4"\n'
-        '.SEGMENT CHARACTER 3:1-3:2 OK "0"\n'
-        '.SEGMENT CHARACTER 2-3:1 OK "5"\n'
+        '.SEGMENT CHARACTER 4:1-4:2 OK "0"\n'
+        '.SEGMENT CHARACTER 3-4:1 OK "5"\n'
         '.SEGMENT CHARACTER 7 OK "8"\n'
         '.SEGMENT CHARACTER 0 OK "\\@"\n',
     )
@@ -83,33 +83,28 @@ def test_lists_points_and_past_the_end(tmp_path):
     assert dropped == {"8": 1}
 
 
-def test_some_providers_number_the_pen_up_blocks_too(tmp_path):
-    # tos counts the pen-up block that holds hover points (component 1 here) and never
-    # draws it: "0-1" is the 1 alone, "2-3" the two strokes of the +, "4" writer wB's.
-    assert "tos" in PEN_UP_NUMBERED
-    segments = '.SEGMENT CHARACTER 0-1 OK "1"\n.SEGMENT CHARACTER 2-3 OK "+"\n.SEGMENT CHARACTER 4 OK "7"\n'
-    samples, dropped, _ = read_unipen(write_tree(tmp_path, segments, provider="tos"), ("1a",))
+def test_only_pen_up_blocks_that_hold_points_are_numbered(tmp_path):
+    # providers whose pen-up blocks are empty number pen-down blocks alone: the same
+    # samples as above, with the hover points left out of the file
+    strokes = STROKES.replace(".PEN_UP\n\t99 99\n\t98 98\n", ".PEN_UP\n")
+    segments = '.SEGMENT CHARACTER 0 OK "1"\n.SEGMENT CHARACTER 1-2 OK "+"\n.SEGMENT CHARACTER 3 OK "7"\n'
+    samples, dropped, _ = read_unipen(write_tree(tmp_path, segments, strokes=strokes), ("1a",))
     assert [s.label for s in samples] == ["1", "+", "7"] and not dropped
-    np.testing.assert_array_equal(samples[0].strokes[0], [[10, -100], [10, -50]])
-    assert len(samples[0].strokes) == 1 and len(samples[1].strokes) == 2
-    assert samples[2].writer == "tos/wB" and len(samples[2].strokes[0]) == 4
-    # the same file under another provider: "4" points past the pen-down blocks
-    other = tmp_path / "other"
-    other.mkdir()
-    samples, dropped, _ = read_unipen(write_tree(other, segments), ("1a",))
-    assert [s.label for s in samples] == ["1", "+"] and dropped == {"7": 1}
+    assert [len(s.strokes) for s in samples] == [1, 2, 1]
+    assert samples[2].writer == "prov/wB" and len(samples[2].strokes[0]) == 4
 
 
 def test_pen_down_blocks_at_the_tablets_origin_are_no_ink(tmp_path):
     origin = ".PEN_DOWN\n\t0 0\n"
     strokes = STROKES + origin + ".PEN_DOWN\n\t0 0\n\t0 0\n" + ".PEN_DOWN\n\t0 0\n\t3 0\n"
-    # components: 0 "1", 1-2 "+", 3 the wB stroke, 4 and 5 origin points, 6 a stroke through the origin
+    # components: 0 "1", 1 hover, 2-3 "+", 4 the wB stroke, 5 and 6 origin points,
+    # 7 a stroke through the origin
     root = write_tree(
         tmp_path,
-        '.SEGMENT CHARACTER 0,4 OK "1"\n'
-        '.SEGMENT CHARACTER 1-2,5 OK "+"\n'
-        '.SEGMENT CHARACTER 4-5 OK "7"\n'
-        '.SEGMENT CHARACTER 6 OK "-"\n',
+        '.SEGMENT CHARACTER 0,5 OK "1"\n'
+        '.SEGMENT CHARACTER 2-3,6 OK "+"\n'
+        '.SEGMENT CHARACTER 5-6 OK "7"\n'
+        '.SEGMENT CHARACTER 7 OK "-"\n',
         strokes=strokes,
     )
     samples, dropped, origin = read_unipen(root, ("1a",))
@@ -118,6 +113,23 @@ def test_pen_down_blocks_at_the_tablets_origin_are_no_ink(tmp_path):
     assert [len(s.strokes) for s in samples] == [1, 2, 2, 1]
     np.testing.assert_array_equal(samples[0].strokes[0], [[10, -100], [10, -50]])
     assert origin == {"1": 1, "+": 1} and not dropped
+
+
+def test_a_writer_who_appears_moves_no_other_writer():
+    from mathocr.datasets import split_writers
+
+    def sample(writer: str) -> PenSample:
+        return PenSample((np.zeros((2, 2), np.float32),), "7", writer, "OK", "f:1")
+
+    pool = [sample(f"p/w{i}") for i in range(200)]
+    train, held = split_writers(pool)
+    assert 0.6 < len(train) / len(pool) < 0.8
+    more_train, more_held = split_writers([*pool, *(sample(f"q/w{i}") for i in range(50))])
+    assert {s.writer for s in train} == {s.writer for s in more_train if s.writer.startswith("p/")}
+    assert {s.writer for s in held} == {s.writer for s in more_held if s.writer.startswith("p/")}
+    # a writer of nothing but other tokens is on neither side
+    brackets = PenSample((np.zeros((2, 2), np.float32),), "(", "r/w0", "OK", "f:2")
+    assert sum(len(side) for side in split_writers([*pool, brackets])) == len(pool)
 
 
 def test_resolve_rejects_bad_syntax():
@@ -157,11 +169,11 @@ def test_real_unipen_resolves_and_splits_by_writer(data_dir):
 
     samples, dropped, origin = read_unipen(data_dir / UNIPEN_DIR, ("1a",))
     # the data's README: 15,669 of 15,953 digit segments resolve when read by pen-down
-    # blocks alone; we also resolve the point form, and number tos's pen-up blocks too
-    # (PEN_UP_NUMBERED), which leaves a handful pointing past their file
-    assert 15_900 <= len(samples) <= 15_953 - 5
-    assert len(samples) + sum(dropped.values()) == 15_953
-    assert sum(origin.values()) < 20
+    # blocks alone; with the point form and the pen-up blocks that hold points (four
+    # providers' files) numbered too, every one resolves and none holds an origin block
+    assert len(samples) == 15_953 and not dropped and not origin
+    symbols, dropped, origin = read_unipen(data_dir / UNIPEN_DIR, ("1d",))
+    assert len(symbols) > 17_000 and not dropped and sum(origin.values()) < 10
     pool = load_unipen(data_dir)
     train, held = split_writers(pool)
     assert {s.writer for s in train}.isdisjoint({s.writer for s in held})
