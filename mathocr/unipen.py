@@ -18,14 +18,13 @@ upwards; the strokes returned here have y growing downwards, as on a screen.
 
 Structural faults (an unreadable ``.SEGMENT`` line, a missing include file) raise
 :class:`~mathocr.errors.DataError` naming the file and line; a segment that points
-past the end of its stroke file is dropped and counted (the data's README counts a
-few hundred, read by pen-down blocks alone; none is left in ``train_r01_v07``). A pen-down block whose every point is the tablet's
-origin, ``(0, 0)``, is no ink (a digitiser's empty event; 6 samples); it is left
-out of a sample that holds other ink, and counted:
-drawn with the rest it would put a dot a glyph's length away and shrink the glyph
-into the opposite corner of its box. A sample of nothing else is kept as it is (a
-dot, see :func:`mathocr.datasets.dots`), so that no writer leaves the seeded
-writer split.
+past the end of its stroke file is dropped and counted (the data's README counts a few
+hundred, read by pen-down blocks alone; none is left in ``train_r01_v07``). A pen-down
+block whose every point is the tablet's origin, ``(0, 0)``, is no ink (a digitiser's
+empty event; 6 samples); it is left out of a sample that holds other ink, and counted:
+drawn with the rest it would put a dot a glyph's length away and shrink the glyph into
+the opposite corner of its box. A sample of nothing else is kept as it is (a dot, see
+:func:`mathocr.datasets.dots`).
 
 Examples
 --------

@@ -21,7 +21,7 @@ from mathocr.symbols import CLASSES, NOT_A_SYMBOL
 from mathocr.unipen import PenSample
 
 from .conftest import make_symbol_set, write_data_dir
-from .test_unipen import write_tree
+from .test_unipen import STROKES, write_tree
 
 
 def semeion_line(digit: int, pixels: np.ndarray) -> str:
@@ -64,13 +64,16 @@ def test_training_data_without_unipen_or_semeion_says_so(tiny_data_dir):
 
 def test_training_data_with_unipen_and_semeion(tmp_path):
     root = write_data_dir(tmp_path / "d", n_per_class=3)
-    segments = "".join(f'.SEGMENT CHARACTER {i % 4} OK "{i % 10}"\n' for i in range(40))
+    # the ink components of the miniature stroke file (1 is its pen-up block): writer wA's
+    # 0, 2 and 3, writer wB's 4
+    segments = "".join(f'.SEGMENT CHARACTER {(0, 2, 3, 4)[i % 4]} OK "{i % 10}"\n' for i in range(40))
     unipen = root / "unipen" / "train_r01_v07"
     write_tree(unipen, segments)
-    # a second provider, so there are writers on both sides of the split
+    # a second provider with writers of the same names: each writer's side of the split
+    # is drawn from its name, and these four fall on all three (prov's two calibrate)
     (unipen / "include" / "other" / "data").mkdir(parents=True)
-    strokes = (unipen / "include" / "prov" / "data" / "s1.dat").read_text().replace("wA", "wC")
-    (unipen / "include" / "other" / "data" / "s2.dat").write_text(strokes.replace("wB", "wD"))
+    strokes = (unipen / "include" / "prov" / "data" / "s1.dat").read_text()
+    (unipen / "include" / "other" / "data" / "s2.dat").write_text(strokes)
     (unipen / "data" / "1a" / "other").mkdir(parents=True)
     (unipen / "data" / "1a" / "other" / "d.dat").write_text(".INCLUDE other/data/s2.dat\n" + segments)
     (root / SEMEION_FILE).parent.mkdir(parents=True)
@@ -78,10 +81,12 @@ def test_training_data_with_unipen_and_semeion(tmp_path):
     data = load_training_data(root)
     assert not data.notes
     assert list(data.heldout)[:2] == list(UNSEEN_WRITERS)  # the headline sets come first
-    held_writers = {w for w in ("prov/wA", "prov/wB", "other/wC", "other/wD")}
+    writers = {"prov/wA", "prov/wB", "other/wA", "other/wB"}
     train_writers = {s.writer for s in data.pen_train}
-    assert train_writers and train_writers < held_writers
-    assert len(data.heldout["unipen/heldout-writers"]) == 80 - len(data.pen_train)
+    assert train_writers and train_writers < writers
+    calibration = sum(len(s) for s in data.calibration.values())
+    held = data.heldout["unipen/heldout-writers"]
+    assert calibration > 0 and len(held) == 80 - len(data.pen_train) - calibration > 0
     data.add_pen_samples(data.pen_train, copies=2)
     assert len(data.train["unipen/train"]) == 2 * len(data.pen_train)
     weights = data.sample_weights()
@@ -91,8 +96,12 @@ def test_training_data_with_unipen_and_semeion(tmp_path):
 def test_training_writers_marks_that_are_no_symbol_train_as_such(tmp_path):
     root = write_data_dir(tmp_path / "d", n_per_class=3)
     labels = [str(i % 10) for i in range(30)] + ["@", "%", "|", "?", "="] * 4
-    segments = "".join(f'.SEGMENT CHARACTER {i % 4} OK "{lab}"\n' for i, lab in enumerate(labels))
-    write_tree(root / "unipen" / "train_r01_v07", segments)
+    segments = "".join(
+        f'.SEGMENT CHARACTER {(0, 2, 3, 4)[i % 4]} OK "{lab}"\n' for i, lab in enumerate(labels)
+    )
+    # writer names whose side of the split is training (wC) and held out (wF)
+    strokes = STROKES.replace("wA", "wC").replace("wB", "wF")
+    write_tree(root / "unipen" / "train_r01_v07", segments, strokes=strokes)
     data = load_training_data(root)
     assert data.pen_marks and {s.label for s in data.pen_marks} == {"@", "%", "?"} <= set(UNIPEN_MARKS)
     assert {s.writer for s in data.pen_marks} <= {s.writer for s in data.pen_train}
