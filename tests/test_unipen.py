@@ -35,16 +35,15 @@ STROKES = """.VERSION 1.0
 """
 
 
-def write_tree(
-    root: Path,
-    segments: str,
-    strokes: str = STROKES,
-    include: str = "prov/data/s1.dat",
-    provider: str = "prov",
-) -> Path:
+INK = (0, 2, 3, 4)
+"""The components of :data:`STROKES` that are ink: writer wA's 0, 2 and 3, writer wB's 4
+(component 1 is the pen-up block of hover points, numbered and never drawn)."""
+
+
+def write_tree(root: Path, segments: str, strokes: str = STROKES, include: str = "prov/data/s1.dat") -> Path:
     (root / "include" / "prov" / "data").mkdir(parents=True)
     (root / "include" / include).write_text(strokes)
-    data = root / "data" / "1a" / provider
+    data = root / "data" / "1a" / "prov"
     data.mkdir(parents=True)
     (data / "d1.dat").write_text(f".VERSION 1.0\n.INCLUDE {include}\n{segments}")
     return root

@@ -21,7 +21,7 @@ from mathocr.symbols import CLASSES, NOT_A_SYMBOL
 from mathocr.unipen import PenSample
 
 from .conftest import make_symbol_set, write_data_dir
-from .test_unipen import STROKES, write_tree
+from .test_unipen import INK, STROKES, write_tree
 
 
 def semeion_line(digit: int, pixels: np.ndarray) -> str:
@@ -64,9 +64,7 @@ def test_training_data_without_unipen_or_semeion_says_so(tiny_data_dir):
 
 def test_training_data_with_unipen_and_semeion(tmp_path):
     root = write_data_dir(tmp_path / "d", n_per_class=3)
-    # the ink components of the miniature stroke file (1 is its pen-up block): writer wA's
-    # 0, 2 and 3, writer wB's 4
-    segments = "".join(f'.SEGMENT CHARACTER {(0, 2, 3, 4)[i % 4]} OK "{i % 10}"\n' for i in range(40))
+    segments = "".join(f'.SEGMENT CHARACTER {INK[i % 4]} OK "{i % 10}"\n' for i in range(40))
     unipen = root / "unipen" / "train_r01_v07"
     write_tree(unipen, segments)
     # a second provider with writers of the same names: each writer's side of the split
@@ -96,9 +94,7 @@ def test_training_data_with_unipen_and_semeion(tmp_path):
 def test_training_writers_marks_that_are_no_symbol_train_as_such(tmp_path):
     root = write_data_dir(tmp_path / "d", n_per_class=3)
     labels = [str(i % 10) for i in range(30)] + ["@", "%", "|", "?", "="] * 4
-    segments = "".join(
-        f'.SEGMENT CHARACTER {(0, 2, 3, 4)[i % 4]} OK "{lab}"\n' for i, lab in enumerate(labels)
-    )
+    segments = "".join(f'.SEGMENT CHARACTER {INK[i % 4]} OK "{lab}"\n' for i, lab in enumerate(labels))
     # writer names whose side of the split is training (wC) and held out (wF)
     strokes = STROKES.replace("wA", "wC").replace("wB", "wF")
     write_tree(root / "unipen" / "train_r01_v07", segments, strokes=strokes)
