@@ -51,6 +51,8 @@ SHAPES: dict[str, dict[str, float]] = {
     "equals": {"=": 0.95},
     "open": {"(": 0.9},
     "close": {")": 0.9},
+    "loose_open": {"(": 0.5},
+    "loose_close": {")": 0.5},
     "upright": {"(": 0.2, ")": 0.2},
 }
 """Segmentation flags (:attr:`mathocr.segmentation.Segment.flags`) that name tokens by

@@ -84,6 +84,12 @@ def glyph_strokes(c: str, glyph: int, stroke: int) -> list[np.ndarray]:
         bulge = glyph * 0.18 * (1.0 - t**2)
         x = (glyph * 0.18 - bulge if c == "(" else bulge) + half
         return [np.column_stack([x, mid + t * glyph * 0.6])]
+    if c == "[":  # a bracket drawn square: hooks right at both ends
+        top, bottom, w = mid - glyph * 0.6, mid + glyph * 0.6, glyph * 0.4
+        return [np.array([[w, top], [half, top], [half, bottom], [w, bottom]])]
+    if c == "]":  # a ")" hooked like a 7: no arc, taller than a digit
+        top, bottom, w = mid - glyph * 0.6, mid + glyph * 0.6, glyph * 0.35
+        return [np.array([[half, top + glyph * 0.27], [w, top], [w - glyph * 0.05, bottom]])]
     raise ValueError(c)
 
 
@@ -103,7 +109,8 @@ def draw_page(
 
     Symbols: ``1`` bar, ``0`` ring, ``-`` dash, ``+`` cross, ``/`` slash,
     ``x`` diagonal cross, ``.`` dot at mid-height, ``,`` dot on the baseline (a decimal
-    point), ``:`` colon, ``÷`` obelus, ``=`` equals, ``(`` and ``)`` brackets. ``glyph`` is a digit's
+    point), ``:`` colon, ``÷`` obelus, ``=`` equals, ``(`` and ``)`` brackets (``[`` drawn
+    square, ``]`` hooked like a 7). ``glyph`` is a digit's
     height, ``stroke`` the pen's width, ``gap`` the white between symbols, all in
     pixels; ``slant`` lifts each symbol by that many pixels per pixel along the line.
     """

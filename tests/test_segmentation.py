@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mathocr.segmentation import binarize, ink_signal, segment
+from mathocr.segmentation import ARCS, binarize, ink_signal, segment
 
 from ._expr_drawing import draw_page, shadow
 
 
 def named(segment) -> tuple[str, ...]:
     """The flags that name a dot, bar or colon: without the upright strokes' bracket remarks."""
-    return tuple(f for f in segment.flags if f not in ("upright", "open", "close"))
+    return tuple(f for f in segment.flags if f not in ("upright", *ARCS))
 
 
 def boxes_of(seg):
@@ -373,6 +373,10 @@ def _glyph(c: str, g: float, pen: float, dot: float) -> list[np.ndarray]:
         return [_arc(0.45 * g, 0.5 * g, 0.4 * g, 0.62 * g, 125, 235)]
     if c == ")":
         return [_arc(-0.15 * g, 0.5 * g, 0.4 * g, 0.62 * g, -55, 55)]
+    if c == "[":  # a bracket drawn square: hooks right at both ends
+        return [np.array([[0.4 * g, -0.12 * g], [0, -0.12 * g], [0, 1.12 * g], [0.4 * g, 1.12 * g]])]
+    if c == "]":  # a ")" hooked like a 7: no arc, no single upright stroke, taller than digits
+        return [np.array([[0, 0.15 * g], [0.35 * g, -0.12 * g], [0.3 * g, 1.12 * g]])]
     raise ValueError(c)
 
 
@@ -532,6 +536,24 @@ def test_equals_shape():
     assert not _is_equals(np.array([[0, 20, 40, 28], [44, 22, 84, 30]]))  # - then -
     assert not _is_equals(np.array([[0, 20, 40, 28], [10, 40, 16, 46]]))  # a bar and a dot
     assert not _is_equals(np.array([[0, 20, 40, 28], [30, 40, 70, 48]]))  # barely overlapping
+    assert _is_equals(np.array([[0, 20, 40, 28], [10, 40, 28, 48]]))  # the shorter 0.45 of the longer
+    assert not _is_equals(np.array([[0, 20, 40, 28], [10, 40, 24, 48]]))  # 0.35: a bar and a stub
+
+
+def test_hooked_and_leaning_brackets_are_loose_arcs():
+    from mathocr.segmentation import _bracket_shape
+
+    yy, xx = np.mgrid[0:60, 0:40]
+    square = (np.abs(xx - 6) < 3) | ((yy < 6) & (xx < 30)) | ((yy > 53) & (xx < 30))
+    assert _bracket_shape(square) == "loose_open"
+    assert _bracket_shape(square[:, ::-1]) == "loose_close"
+    leaning = np.abs(xx - (4 + 24 * yy / 59 - 14 * np.sin(np.pi * yy / 59))) < 3  # ( leaning right
+    assert _bracket_shape(leaning) == "loose_open"
+    arc = np.abs(xx - (4 + 12 * ((yy - 30) / 30) ** 2)) < 3
+    assert _bracket_shape(arc) == "open"
+    assert _bracket_shape(np.abs(xx - (35 - yy * 0.5)) < 3) is None  # a straight slash
+    seven = (np.abs(xx - 30) < 3) | ((yy < 5) & (xx > 2))  # a bar over a stroke, wide at one end
+    assert _bracket_shape(seven) in (None, "upright")
 
 
 def test_brackets_stay_on_their_line():
@@ -585,6 +607,20 @@ def test_a_heavy_pen_dot_is_still_a_point():
     seg = segment(write("3.5", g=54, pen=11, dot=32))
     assert seg.segments[1].box[3] > 0.5 * seg.line_height
     assert [named(s) for s in seg.segments] == [(), ("point",), ()]
+
+
+def test_square_and_hooked_brackets():
+    # A bracket drawn square is an arc still, a looser one (its hooks are wider than a
+    # single stroke): a bracket more likely than not.
+    seg = segment(write("[1+2)"))
+    assert [s.flags for s in seg.segments] == [("loose_open",), ("upright",), (), (), ("close",)]
+    # A ")" hooked like a 7 is no arc; taller than the digits on a line with a bracket, it
+    # may be the other one: the grammar decides.
+    seg = segment(write("(1+2]"))
+    assert [s.flags for s in seg.segments] == [("open",), ("upright",), (), (), ("upright",)]
+    # On a line without a bracket it is whatever the classifier says.
+    seg = segment(write("1+2]"))
+    assert [s.flags for s in seg.segments] == [(), (), (), ()]
 
 
 def test_brackets_are_told_by_their_arc():

@@ -427,6 +427,17 @@ def test_brackets_and_implicit_multiplication():
     assert sol.code == "incomplete_expression" and "(" in sol.error
 
 
+def test_square_and_hooked_brackets_are_read_by_the_grammar():
+    # "[" drawn square is a loose arc; "]" hooked like a 7 may be the other bracket, being
+    # taller than the digits: the classifier calling them 1 and 7 does not make "12+37".
+    sol = Solver(scripted(*"12+37")).solve(draw_page("[1+1]")[0])
+    assert (sol.expression, sol.value) == ("(2+3)", 5)
+    assert sol.status != "error"
+    # On a line without a bracket the same mark is the classifier's 7.
+    sol = Solver(scripted(*"2+37")).solve(draw_page("1+1]")[0])
+    assert sol.expression == "2+37"
+
+
 def test_a_dot_on_the_baseline_is_a_decimal_point():
     # The classifier, which never learnt ".", calls the dot a "·"; its place says otherwise.
     sol = Solver(scripted("3", "*", "5")).solve(draw_page("1,1")[0])
