@@ -12,7 +12,8 @@ after a number or a ``)``), ``depth`` counts open brackets and ``side`` whether 
 The search maximises the sum of log-probabilities, so a ``/`` the classifier thought
 slightly more likely to be ``1`` still becomes ``/`` between two numbers. Geometry
 enters as a log-prior: a mark much smaller than the line's digits is unlikely to be
-a digit (a dot, a minus), and tokens found by their shape (a decimal point, the two
+a digit (a dot, a minus), a straight stroke taller than the digits is likelier a ``/``
+than a ``1`` (:func:`one_or_slash`), and tokens found by their shape (a decimal point, the two
 dots of ``:``, the bars of ``=``, brackets) take their probability from segmentation
 (:func:`apply_shapes`).
 """
@@ -28,6 +29,7 @@ from .symbols import BY_TOKEN, TOKENS
 
 _DIGIT_COLS = np.array([j for j, t in enumerate(TOKENS) if BY_TOKEN[t].role == "digit"])
 _SLASH = TOKENS.index("/")
+_ONE = TOKENS.index("1")
 _FLOOR = 1e-9  # probabilities are floored so that log never sees zero
 
 MAX_DEPTH = 3
@@ -45,6 +47,50 @@ OBELUS_LOG_PRIOR = float(np.log(1e-3))
 (``÷``): three separate marks in that arrangement are no digit, plus, minus or times,
 however the classifier sees the merged crop (thick dots close to the bar look like ``+``)."""
 
+ONE_SLASH_HEIGHT: dict[str, tuple[float, float]] = {"1": (0.971, 0.218), "/": (1.26, 0.349)}
+"""How tall a ``1`` and a ``/`` stand against the digits around them: the median of their
+height over the writer's median digit height (``0``, ``2``-``9``), and the spread of its
+logarithm (1.4826 median absolute deviations), on UNIPEN's 203 training writers (1,196
+ones, 435 slashes). Writers draw the slash taller: the held-out writers' medians are 0.97
+and 1.17, the calibration writers' 0.93 and 1.17. The classifier sees every mark scaled
+to the same box, so this is news to it."""
+
+ONE_SLASH_CAP = 1.0
+"""The most the height moves the odds of ``/`` against ``1`` (in log odds, either way): a
+straight stroke at the digits' height is a ``1`` twice as likely as the classifier alone
+says, one half as tall again a ``/`` 2.7 times. On UNIPEN's writers no model was
+trained on (their symbols alone, each against the writer's own digits; the bundled model):
+held-out writers' ``1`` 81.9 -> 84.9% and ``/`` 95.5 -> 97.7%, all 14 classes 95.53 ->
+95.89%; calibration writers' ``1`` 72.9 -> 78.8% and ``/`` 94.4 -> 91.5%, all 95.57 ->
+95.98%."""
+
+ONE_SLASH_FROM = 0.75
+"""The cue is for full-height marks only: a mark lower than this share of the line's
+height (a small ``÷``, a dot) is no ``1``-or-``/`` question."""
+
+ONE_SLASH_TO = 1.6
+"""Heights above this share of the line count as this: the cue does not grow further."""
+
+
+def one_or_slash(height: np.ndarray) -> np.ndarray:
+    """Log odds of ``/`` against ``1`` for marks of this height (a share of the line's).
+
+    Examples
+    --------
+    >>> one_or_slash(np.array([0.5, 0.95, 1.5])).round(2).tolist()
+    [0.0, -0.79, 1.0]
+    """
+    h = np.asarray(height, dtype=np.float64)
+    x = np.log(np.clip(h, ONE_SLASH_FROM, ONE_SLASH_TO))
+
+    def log_density(token: str) -> np.ndarray:
+        median, spread = ONE_SLASH_HEIGHT[token]
+        return -0.5 * ((x - np.log(median)) / spread) ** 2 - np.log(spread)
+
+    odds = np.clip(log_density("/") - log_density("1"), -ONE_SLASH_CAP, ONE_SLASH_CAP)
+    return np.where(h >= ONE_SLASH_FROM, odds, 0.0)
+
+
 SHAPES: dict[str, dict[str, float]] = {
     "point": {".": 0.95},
     "colon": {"/": 0.95},
@@ -60,9 +106,11 @@ their shape, and the probability the flag gives each; the rest keeps the classif
 reading. A dot on the baseline between digits, two stacked dots, two stacked bars are
 near certain (two bars might still be a ``÷`` whose dots were lost); an upright arc is a
 bracket, or a curved ``1`` the grammar can still read as one (on UNIPEN's training
-writers 77-83% of brackets are arcs, 2.6% of ones); a straight upright stroke is a ``1``
+writers 77-83% of brackets are arcs, 2.6% of ones); an arc that leans or is hooked at
+its ends (``[``) is a bracket more likely than not; a straight upright stroke is a ``1``
 or a straight bracket, which only a bracket on the other side can tell (segmentation
-flags ``"upright"`` only on a line with an arc). Its bracket share must stay at least
+flags ``"upright"`` only on a line with an arc, and there any mark taller than the
+digits too). Its bracket share must stay at least
 :data:`mathocr.solver.MIN_VALID` of the rest, or a reading that needs the bracket is
 refused: at 0.1 against ``MIN_VALID`` 0.2, UNIPEN calibration writers' bracketed
 expressions (120, seed 11; not the bench's) went from 20.0% to 18.3% exact, at 0.2 20.8%."""
@@ -142,6 +190,9 @@ def geometry_log_prior(
 ) -> np.ndarray:
     """Log-prior of each token for each box, from its size relative to the line and its shape.
 
+    A mark much smaller than the line is unlikely to be a digit; a full-height one is a
+    ``/`` rather than a ``1`` the taller it stands (:func:`one_or_slash`).
+
     Parameters
     ----------
     boxes : sequence of (x, y, w, h)
@@ -171,6 +222,10 @@ def geometry_log_prior(
     lo, hi = small
     ramp = np.clip((hi - size) / (hi - lo), 0.0, 1.0) * SMALL_DIGIT_LOG_PRIOR
     prior[:, _DIGIT_COLS] = ramp[:, None]
+    # A straight stroke is a 1 or a /; how tall it stands against the line says which.
+    odds = one_or_slash(np.array([b[3] for b in boxes], dtype=np.float64) / line_height)
+    prior[:, _SLASH] += odds / 2.0
+    prior[:, _ONE] -= odds / 2.0
     for i, remarks in enumerate(flags or ()):
         if "obelus" in remarks:
             slash = prior[i, _SLASH]
@@ -474,4 +529,5 @@ __all__ = [
     "decode",
     "geometry_log_prior",
     "normalise",
+    "one_or_slash",
 ]

@@ -82,14 +82,16 @@ _KIND_OF_FORM = {
 }
 
 # Longer-side size of each kind relative to the digit height, and whether the size
-# applies to the height or the width (flat symbols) rather than the longer side.
+# applies to the height or the width (flat symbols) rather than the longer side. Writers
+# draw the slash taller than their digits: on UNIPEN's training writers its height over the
+# writer's median digit has quartiles 1.0 and 1.6 (median 1.26; a 1's: 0.84, 1.12).
 _SIZE: dict[str, tuple[float, float, str]] = {
     "digit": (0.85, 1.05, "height"),
     "+": (0.5, 0.72, "long"),
     "-": (0.45, 0.7, "width"),
     "cross": (0.45, 0.65, "long"),
     "dot": (0.13, 0.2, "long"),
-    "/": (0.75, 1.0, "height"),
+    "/": (0.95, 1.5, "height"),
     "obelus": (0.55, 0.75, "width"),
     "=": (0.5, 0.75, "width"),
     "(": (1.1, 1.3, "height"),

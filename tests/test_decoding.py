@@ -61,6 +61,22 @@ def test_decode_x_as_multiplication_sign():
     assert "".join(decode(p, prior).symbols) == "3*5"  # a small mark is no digit
 
 
+def test_a_tall_stroke_is_a_slash_and_one_of_digit_height_a_one():
+    from mathocr.decoding import ONE_SLASH_CAP, one_or_slash
+
+    # The classifier, shown a leaning stroke between 3 and 4, is torn between 1 and /.
+    p = rows({"3": 0.95}, {"1": 0.5, "/": 0.45}, {"4": 0.95})
+    tall = geometry_log_prior([(0, 0, 30, 60), (40, -10, 25, 86), (75, 0, 30, 60)], line_height=60)
+    level = geometry_log_prior([(0, 0, 30, 60), (40, 0, 25, 58), (75, 0, 30, 60)], line_height=60)
+    assert "".join(decode(p, tall).symbols) == "3/4"
+    assert "".join(decode(rows({"3": 0.95}, {"1": 0.4, "/": 0.55}, {"4": 0.95}), level).symbols) == "314"
+    # Never more than the cap, either way, and nothing for small marks (a ÷, a dot).
+    odds = one_or_slash(np.array([0.3, 0.74, 0.8, 1.0, 2.0, 5.0]))
+    assert odds[0] == odds[1] == 0.0
+    assert np.all(np.abs(odds) <= ONE_SLASH_CAP) and odds[-1] == odds[-2] == ONE_SLASH_CAP
+    assert np.all(np.diff(odds[2:]) >= 0)  # the taller, the likelier a slash
+
+
 def test_decode_empty_and_single():
     assert decode(np.zeros((0, len(TOKENS)))).symbols == []
     assert decode(rows({"+": 0.9})).symbols[0] in DIGITS  # a lone operator is not valid
