@@ -60,9 +60,9 @@ ONE_SLASH_CAP = 1.0
 straight stroke at the digits' height is a ``1`` twice as likely as the classifier alone
 says, one half as tall again a ``/`` 2.7 times. On UNIPEN's writers no model was
 trained on (their symbols alone, each against the writer's own digits; the bundled model):
-held-out writers' ``1`` 81.9 -> 84.9% and ``/`` 95.5 -> 97.7%, all 14 classes 95.53 ->
-95.89%; calibration writers' ``1`` 72.9 -> 78.8% and ``/`` 94.4 -> 91.5%, all 95.57 ->
-95.98%."""
+held-out writers' ``1`` 81.9 -> 83.8% and ``/`` 95.5 -> 97.7%, all 14 classes 95.53 ->
+95.77%; calibration writers' ``1`` 72.9 -> 78.3% and ``/`` 94.4 -> 91.5%, all 95.57 ->
+95.94%. Writers with fewer than three digits get no cue there."""
 
 ONE_SLASH_FROM = 0.75
 """The cue is for full-height marks only: a mark lower than this share of the line's

@@ -30,7 +30,6 @@ Tests pass their own tiny glyphs through ``symbols=`` and need no data.
 Examples
 --------
 >>> import numpy as np
-from scipy.special import ndtri
 >>> bar = np.zeros((28, 28), np.uint8); bar[12:16, 4:24] = 255
 >>> pool = {t: [np.rot90(bar, k=int(t) % 2) if t.isdigit() else bar] for t in "0123456789+-*/"}
 >>> items = make_expression_set(2, styles=["clean"], seed=1, symbols=pool)
