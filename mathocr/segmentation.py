@@ -1253,11 +1253,12 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
             # A bracket stands taller than the digits it holds (an arc of digit height is a
             # curved 1 or 9 far more often); only then is the stroke's shape worth reading.
             # The other upright strokes are looked at on a line that has an arc (below).
-            stroke = _bracket_shape(own) if bh >= BRACKET_HEIGHT * line_h else None
+            taller = bh >= BRACKET_HEIGHT * line_h
+            stroke = _bracket_shape(own) if taller else None
             if stroke in ARCS:
                 flags.append(stroke)
             else:
-                uprights.append((len(segments), own, bh >= BRACKET_HEIGHT * line_h))
+                uprights.append((len(segments), own, taller))
         if bh > 1.8 * line_h:
             flags.append("tall")
         if (bw > 1.6 * line_h and bh > 0.5 * line_h) or bw > 2.5 * line_h:
