@@ -352,6 +352,10 @@ _SHAPED = frozenset(flag for flag, tokens in SHAPES.items() if max(tokens.values
 """Marks whose shape names their token (a point, a colon, ``=``, a bracket): readable,
 whatever the classifier, which has no class for them, makes of them."""
 
+_NO_SYMBOL = frozenset({"wide", "loops"})
+"""Marks shaped as no one symbol (symbols run together, a scribble): unreadable, however
+sure the classifier is of them."""
+
 
 def _shown(tokens: Sequence[str]) -> str:
     """Tokens as people write them: ``23 × 4 − 1``.
@@ -687,7 +691,8 @@ class Solver:
         decoded = decode(proba, prior)
         q = decoded.probabilities
         readable = [
-            (float(own[i]) >= self.low_confidence or bool(_SHAPED & set(s.flags))) and "wide" not in s.flags
+            (float(own[i]) >= self.low_confidence or bool(_SHAPED & set(s.flags)))
+            and not _NO_SYMBOL & set(s.flags)
             for i, s in enumerate(segments)
         ]
         for i, s in enumerate(segments):

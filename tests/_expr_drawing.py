@@ -87,6 +87,17 @@ def glyph_strokes(c: str, glyph: int, stroke: int) -> list[np.ndarray]:
     if c == "[":  # a bracket drawn square: hooks right at both ends
         top, bottom, w = mid - glyph * 0.6, mid + glyph * 0.6, glyph * 0.4
         return [np.array([[w, top], [half, top], [half, bottom], [w, bottom]])]
+    if c == "8":  # two loops, one above the other
+        w = int(glyph * 0.5)
+        r = (glyph / 2 - stroke) / 2 + half / 2
+        return [
+            _ring(w / 2, glyph / 4 + half / 2, (w - stroke) / 2, r),
+            _ring(w / 2, 3 * glyph / 4 - half / 2, (w - stroke) / 2, r),
+        ]
+    if c == "@":  # a scribbled coil: three loops drawn over each other, moving right
+        t = np.linspace(0, 6 * np.pi, 120)
+        r = (glyph - stroke) * 0.4
+        return [np.column_stack([r + glyph * 0.025 * t + r * np.cos(t + np.pi), mid + r * np.sin(t)])]
     if c == "]":  # a ")" hooked like a 7: no arc, taller than a digit
         top, bottom, w = mid - glyph * 0.6, mid + glyph * 0.6, glyph * 0.35
         return [np.array([[half, top + glyph * 0.27], [w, top], [w - glyph * 0.05, bottom]])]

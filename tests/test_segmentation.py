@@ -249,6 +249,19 @@ def test_unusual_shapes_are_flagged():
     assert flags == [(), (), (), ("wide",), (), (), ("tall",)]
 
 
+def test_a_coil_of_loops_is_flagged_and_digits_are_not():
+    # A scribbled coil encloses four holes; a 0 one, an 8 two. A heavier pen closes the
+    # coil's holes to slivers, which do not count.
+    assert [named(s) for s in segment(draw_page("0+8@1", stroke=4)[0]).segments] == [
+        (),
+        (),
+        (),
+        ("loops",),
+        (),
+    ]
+    assert [named(s) for s in segment(draw_page("0@", stroke=8)[0]).segments] == [(), ()]
+
+
 def test_empty_and_flat_pages():
     for page in (
         np.full((50, 80), 255, np.uint8),

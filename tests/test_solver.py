@@ -327,6 +327,15 @@ def test_unreadable_marks_are_no_expression():
     assert sol.code == "no_expression" and sol.value is None and len(sol.tokens) == 3
 
 
+def test_a_scribbled_coil_is_no_expression():
+    # However sure the classifier is that a coil of loops is a 0, it is no symbol.
+    sol = Solver(scripted("0", p=0.99)).solve(draw_page("@", stroke=4)[0])
+    assert sol.code == "no_expression" and sol.value is None
+    # Among readable marks it is only hard to read: the grammar still reads the line.
+    sol = Solver(scripted("1", "+", "0", p=0.99)).solve(draw_page("1+@", stroke=4)[0])
+    assert (sol.expression, sol.value) == ("1+0", 1)
+
+
 def test_close_readings_are_offered_as_alternatives():
     slash = np.full(len(CLASSES), 0.004)
     slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.52, 0.43
