@@ -1066,7 +1066,8 @@ whose loops cross, a busy ``*`` may reach three (UNIPEN's glyphs drawn alone: 32
 training writers' 14,810, 22 of the held-out writers' 2,714, 9 of them one writer's
 slashed ``0``; in the development expressions 1 of 4,293 marks), so the flag makes a mark
 unreadable, not impossible: a drawing is refused only when most of its marks are
-(:data:`mathocr.solver.UNREADABLE_SHARE`)."""
+(:data:`mathocr.solver.UNREADABLE_SHARE`). Counting costs about 0.3 ms a drawing (segmenting
+200 development drawings, interleaved: 3.65 -> 3.96 ms each)."""
 
 LOOP_AREA = 2.0
 """The least area, in pen widths squared, of a hole that counts towards

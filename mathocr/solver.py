@@ -701,6 +701,8 @@ class Solver:
                 warnings.append(f"{which} is much taller than the others: a letter, or two symbols?")
             if "wide" in s.flags:
                 warnings.append(f"{which} is unusually wide: symbols touching, or a scribble?")
+            if "loops" in s.flags:
+                warnings.append(f"{which} is a tangle of loops: a scribble?")
 
         as_read = decoded.argmax
         read_confidence = float(np.prod(q.max(axis=1)))

@@ -331,9 +331,10 @@ def test_a_scribbled_coil_is_no_expression():
     # However sure the classifier is that a coil of loops is a 0, it is no symbol.
     sol = Solver(scripted("0", p=0.99)).solve(draw_page("@", stroke=4)[0])
     assert sol.code == "no_expression" and sol.value is None
-    # Among readable marks it is only hard to read: the grammar still reads the line.
+    # Among readable marks it is only hard to read, and said so: the grammar reads the line.
     sol = Solver(scripted("1", "+", "0", p=0.99)).solve(draw_page("1+@", stroke=4)[0])
     assert (sol.expression, sol.value) == ("1+0", 1)
+    assert sol.warnings == ["the 3rd symbol is a tangle of loops: a scribble?"]
 
 
 def test_close_readings_are_offered_as_alternatives():
