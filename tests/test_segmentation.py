@@ -143,6 +143,17 @@ def test_cross_in_two_strokes_and_broken_stroke_are_merged():
     assert [s.parts for s in seg.segments] == [1, 3, 2]
 
 
+def test_a_minus_in_two_strokes_is_one_and_two_minus_signs_are_two():
+    page = np.full((140, 400), 255, np.uint8)
+    page[30:110, 30:38] = 0  # "1"
+    page[66:74, 70:95] = page[66:74, 99:124] = 0  # one minus, the pen lifted halfway
+    page[30:110, 160:168] = 0  # "1"
+    page[66:74, 200:240] = page[66:74, 252:292] = 0  # two minus signs, a clear gap apart
+    page[30:110, 330:338] = 0  # "1"
+    seg = segment(page)
+    assert [s.parts for s in seg.segments] == [1, 2, 1, 1, 1, 1]
+
+
 def _open_four(x: float, gap: float = 6.0, hang: float = 30.0) -> list[np.ndarray]:
     """An open 4 in two strokes that do not touch (pen 8): an L 50 px high whose bar ends
     at ``x``, and an upright stroke ``gap`` px of paper right of it, hanging ``hang`` px
@@ -530,8 +541,8 @@ def test_handwritten_equals_is_merged_and_flagged(how):
 
 
 def test_two_minus_signs_and_an_obelus_are_not_equals():
-    seg = segment(write("5--3"))  # side by side: a minus in two strokes, as before
-    assert all("equals" not in s.flags for s in seg.segments)
+    seg = segment(write("5--3"))  # side by side: two minus signs
+    assert [named(s) for s in seg.segments] == [(), (), (), ()]
     seg = segment(write("8÷2"))
     assert [named(s) for s in seg.segments] == [(), ("obelus",), ()]
     seg = segment(write("1=-1"))  # a = then a minus: two symbols

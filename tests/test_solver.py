@@ -327,6 +327,11 @@ def test_unreadable_marks_are_no_expression():
     assert sol.code == "no_expression" and sol.value is None and len(sol.tokens) == 3
 
 
+def test_two_minus_signs_are_malformed_not_one_minus():
+    sol = Solver(scripted("2", "-", "-", "3")).solve(draw_page("1--1", gap=16)[0])
+    assert (sol.code, sol.expression, sol.value) == ("malformed_expression", "2--3", None)
+
+
 def test_a_scribbled_coil_is_no_expression():
     # However sure the classifier is that a coil of loops is a 0, it is no symbol.
     sol = Solver(scripted("0", p=0.99)).solve(draw_page("@", stroke=4)[0])
