@@ -841,7 +841,7 @@ least the first of these times the line's height wide and the gap between them a
 the second: two minus signs (``2--30``, which the grammar refuses), not a minus drawn in
 two strokes, whose pieces are each shorter or nearly touch. In 300 invalid development
 drawings (not the bench's) the join had made 4 of 50 double operators one ``-`` (pieces
-0.54-0.77 of the line wide, 0.12-0.26 apart) and given 2 of them a value; in 700 valid
+0.54-0.77 of the line wide, 0.12-0.26 apart) and given 3 of them a value; in 700 valid
 ones it joined 3 pairs, none of them this wide."""
 
 
