@@ -864,12 +864,12 @@ def _join_small_neighbours(
         small &= np.array([not fixed[group == g].any() for g in ids])
     gline = np.array([line[group == g][0] for g in ids])
     order = np.argsort((gb[:, 0] + gb[:, 2]) / 2.0)
+    wide, apart = TWO_BARS
     for a, b in itertools.pairwise(order):
         if not (small[a] and small[b]) or gline[a] != gline[b]:
             continue
         gap = gb[b, 0] - gb[a, 2]
         yov = min(gb[a, 3], gb[b, 3]) - max(gb[a, 1], gb[b, 1])
-        wide, apart = TWO_BARS
         two = min(gb[a, 2] - gb[a, 0], gb[b, 2] - gb[b, 0]) >= wide * line_h and gap >= apart * line_h
         if gap <= 0.3 * line_h and yov >= 0 and not two:
             group[group == ids[b]] = ids[a]

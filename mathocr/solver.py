@@ -352,9 +352,16 @@ _SHAPED = frozenset(flag for flag, tokens in SHAPES.items() if max(tokens.values
 """Marks whose shape names their token (a point, a colon, ``=``, a bracket): readable,
 whatever the classifier, which has no class for them, makes of them."""
 
+_ODD_SHAPES: dict[str, str] = {
+    "tall": "is much taller than the others: a letter, or two symbols?",
+    "wide": "is unusually wide: symbols touching, or a scribble?",
+    "loops": "is a tangle of loops: a scribble?",
+}
+"""Segmentation flags of marks that may be no one symbol, and what the warning says of them."""
+
 _NO_SYMBOL = frozenset({"wide", "loops"})
-"""Marks shaped as no one symbol (symbols run together, a scribble): unreadable, however
-sure the classifier is of them."""
+"""Of :data:`_ODD_SHAPES`, marks shaped as no one symbol (symbols run together, a
+scribble): unreadable, however sure the classifier is of them."""
 
 
 def _shown(tokens: Sequence[str]) -> str:
@@ -696,13 +703,9 @@ class Solver:
             for i, s in enumerate(segments)
         ]
         for i, s in enumerate(segments):
-            which = f"the {ordinal(i + 1)} symbol"
-            if "tall" in s.flags:
-                warnings.append(f"{which} is much taller than the others: a letter, or two symbols?")
-            if "wide" in s.flags:
-                warnings.append(f"{which} is unusually wide: symbols touching, or a scribble?")
-            if "loops" in s.flags:
-                warnings.append(f"{which} is a tangle of loops: a scribble?")
+            warnings += [
+                f"the {ordinal(i + 1)} symbol {says}" for flag, says in _ODD_SHAPES.items() if flag in s.flags
+            ]
 
         as_read = decoded.argmax
         read_confidence = float(np.prod(q.max(axis=1)))
