@@ -647,8 +647,7 @@ def load_unipen(
     categories = [c for c in ("1a", "1d") if (root / "data" / c).is_dir()]
     if not categories:
         raise DataError(f"{root} holds neither data/1a (digits) nor data/1d (symbols)")
-    samples, _dropped, _origin = read_unipen(root, categories, labels=tokens)
-    return samples
+    return read_unipen(root, categories, labels=tokens).samples
 
 
 def split_writers(
