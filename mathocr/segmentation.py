@@ -394,7 +394,9 @@ def _page_blocks(lum: np.ndarray) -> tuple[np.ndarray, int] | None:
     holes, k = ndimage.label(mask & ~own)
     if k:
         index = np.arange(1, k + 1)
-        near = ndimage.minimum(ndimage.distance_transform_edt(mask), holes, index) <= PAGE_BLOCKS / 10
+        # The page's edge, or the image's border where the page runs past it.
+        inside = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        near = ndimage.minimum(inside, holes, index) <= PAGE_BLOCKS / 10
         darkest = ndimage.minimum(log, holes, index)
         dark_px = np.exp(dark) - 8.0  # the log level back in grey levels
         solid = np.zeros(k, dtype=bool)
@@ -501,7 +503,7 @@ def _components(mask: np.ndarray):
 
 
 def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tuple[int, int]) -> float:
-    """The page's stroke width, from its large marks (specks and dots would bias it low); 0 if none.
+    """The page's stroke width, from its large marks (no solid disc, none at the border); 0 if none.
 
     Marks across a third of the image both ways are no symbol of a line of them (the mesh
     of squared paper's lines) and would hide the symbols' size: they are left out when
@@ -513,6 +515,13 @@ def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tu
     symbol = (extent[:, 0] <= shape[1] / 3) | (extent[:, 1] <= shape[0] / 3)
     if not symbol.any():
         symbol[:] = True
+    # Solid discs say nothing of the pen (a dot's width is its size; a punched hole is far
+    # wider than any stroke), nor do marks cut by the image's border (the table, a
+    # shadow): the pen is measured on the other marks.
+    disc = (area >= 0.72 * np.prod(extent, axis=1)) & (extent.max(axis=1) <= 1.3 * extent.min(axis=1))
+    edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[1]) | (boxes[:, 3] == shape[0])
+    if (symbol & ~disc & ~edge).any():
+        symbol &= ~disc & ~edge
     big = symbol & (area >= max(4.0, 0.1 * area[symbol].max()))
     return float(np.median(width[big])) if big.any() else 0.0
 
@@ -586,15 +595,17 @@ def _faint_dots(
 
 def _largest_dot(objs, size, joined, side: int, bar_top: int, bar_bottom: int, bar: int) -> int | None:
     """Index of the largest faint mark above (``side`` -1) or below (+1) a bar ``bar`` pixels
-    long, apart from it: a dot, no longer than 0.4 of the bar, its centre over the bar's
-    middle and within 0.6 of its length of it. None if there is none."""
+    long, apart from it: a dot, no longer than 0.4 of the bar nor than 2.5 times its own
+    width (no piece of a ruled or squared paper's line), its centre over the bar's middle
+    and within 0.6 of its length of it. None if there is none."""
     best = None
     for j, sl in enumerate(objs):
         if sl is None or j + 1 in joined or size[j] < 4:
             continue
         ys, xs = sl
         gap = bar_top - ys.stop if side < 0 else ys.start - bar_bottom
-        dot = max(ys.stop - ys.start, xs.stop - xs.start) <= 0.4 * bar
+        long, short = sorted((ys.stop - ys.start, xs.stop - xs.start), reverse=True)
+        dot = long <= 0.4 * bar and long <= 2.5 * short
         centred = 0.2 * bar <= (xs.start + xs.stop) / 2 <= 0.8 * bar
         if 0 <= gap <= 0.6 * bar and dot and centred and (best is None or size[j] > size[best]):
             best = j
@@ -672,6 +683,24 @@ def _line_clusters(boxes: np.ndarray, tall: np.ndarray) -> tuple[np.ndarray, int
         d = np.abs(cxs[rest, None] - cxs[None, idx]) + 2.0 * np.abs(cys[rest, None] - cys[None, idx])
         line[rest] = line[idx[np.argmin(d, axis=1)]]
     return line, n_lines
+
+
+STRAY = 2.0
+"""A small mark further than this many line heights above or below the full-height marks
+of the line nearest it is none of its symbols: a fleck at a photo's edge, the rim of the
+sheet or of a punched hole. Every symbol the lines hold (a minus, the dots of a colon, a
+decimal point) is within their height."""
+
+
+def _strays(boxes: np.ndarray, tall: np.ndarray, line: np.ndarray, line_h: float) -> np.ndarray:
+    """Marks under full height far above or below their line (:data:`STRAY`)."""
+    stray = np.zeros(len(boxes), dtype=bool)
+    for k in np.unique(line[tall]):
+        top, bottom = boxes[tall & (line == k), 1].min(), boxes[tall & (line == k), 3].max()
+        rest = ~tall & (line == k)
+        off = np.maximum(top - boxes[:, 3], boxes[:, 1] - bottom)
+        stray |= rest & (off > STRAY * line_h)
+    return stray
 
 
 def _pixel_gap(labels: np.ndarray, box: np.ndarray, a: int, b: int) -> float:
@@ -1266,6 +1295,9 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     tall[round_] = False
 
     line, n_lines = _line_clusters(boxes, tall)
+    stray = _strays(boxes, tall, line, line_h)
+    if stray.any():
+        ids, boxes, tall, line, blob = ids[~stray], boxes[~stray], tall[~stray], line[~stray], blob[~stray]
     group, shape = _merge_groups(boxes, tall, line, labels, ids, line_h, sw, blob)
 
     segments: list[Segment] = []

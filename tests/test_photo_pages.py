@@ -179,3 +179,37 @@ def test_a_few_bright_flecks_on_the_table_are_no_chalk():
     seg = segment(photo)
     assert seg.dark_ink and all(inside(box, rect) for box in boxes_of(seg))
     assert_boxes_close(boxes_of(seg), expected)
+
+
+def test_punched_holes_where_the_sheet_runs_past_the_photos_edge():
+    # The sheet is cut by the photo's left edge, its holes a little way in: the holes are
+    # near the sheet's edge though the table shows only above it. Thin grey writing, far
+    # thinner than the holes are wide, must not be taken for specks beside them.
+    page, expected = draw_page("10+1", ink=(120, 120, 120), stroke=3, bg=PAPER, height=500, margin=160)
+    photo, expected, (_, y0, _, y1) = on_a_table(page, expected, left=0, top=80)
+    yy, xx = np.ogrid[: photo.shape[0], : photo.shape[1]]
+    for cy in (y0 + 90, (y0 + y1) // 2, y1 - 90):
+        photo[(yy - cy) ** 2 + (xx - 45) ** 2 <= 28**2] = (80, 55, 35)
+    seg = segment(photo)
+    assert_boxes_close(boxes_of(seg), expected)
+
+
+def test_a_fleck_far_below_the_line_is_no_symbol():
+    # A small dark mark at the bottom of the photo, many line heights under the sum (the
+    # rim of the sheet, a crumb): no symbol of the line nearest it.
+    page, expected = draw_page("1+0", bg=PAPER, height=700, margin=120)
+    page[-30:-22, 200:240] = 40
+    seg = segment(page)
+    assert seg.lines == 1
+    assert_boxes_close(boxes_of(seg), expected)
+
+
+def test_a_minus_between_squared_paper_lines_is_no_obelus():
+    # Pieces of faint printed lines just above and below a pencil minus: no dots of a ÷.
+    page, expected = draw_page("1-1", ink=(110, 110, 110), bg=PAPER, height=300, margin=120)
+    x, y, w, h = expected[1]
+    for row in (y - w // 3, y + h + w // 3):
+        page[row : row + 2, x + w // 3 : x + w // 3 + w // 3] = 194
+    seg = segment(page)
+    assert [s.flags for s in seg.segments] == [(), (), ()]
+    assert_boxes_close(boxes_of(seg), expected)
