@@ -22,12 +22,14 @@ The steps, each chosen to survive phone photos as well as clean canvas drawings:
    marks too small for a dot of this pen, and small slivers much thinner than it.
    Ruled or squared paper's lines (large marks far thinner than the pen) are opened
    away; marks far thicker than the pen at the image's edge (the table, a shadow) or
-   shaped as a solid disc (a punched hole) are background. The dots of a ``÷`` drawn
+   shaped as a solid disc (a punched hole) are background (the pen is measured on the
+   other marks). The dots of a ``÷`` drawn
    lighter than its bar are taken at half the threshold.
 6. **Lines.** Tall components that overlap vertically form a line; lines stacked over
    each other (overlapping horizontally) are the several lines of text of the image
    (one exercise each), numbered top to bottom. A bracket, taller than the digits,
-   stays on its line.
+   stays on its line. A small mark far above or below its line (:data:`STRAY`) is none
+   of its symbols.
 7. **Symbols.** Components of one line whose boxes overlap horizontally are parts of
    one symbol (``÷`` is a bar and two dots, a broken ``5``, an ``x`` in two
    strokes) and are merged, as are two small marks stacked (``:``, ``=``). Some
