@@ -1281,6 +1281,10 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     # scratch): every dot, bar or stroke the pen leaves is at least ~0.6 of its width.
     side = np.maximum(heights, boxes[:, 2] - boxes[:, 0])
     small = (side < 0.06 * line_h) | ((side < 0.5 * line_h) & (width[ids - 1] < SLIVER * sw))
+    if speck > 0.1:
+        # The page's lines were opened away: what is left of them far thinner than the
+        # pen, however long, is lines still (where they thicken about a punched hole).
+        small |= width[ids - 1] < SLIVER * sw
     if small.any() and not small.all():
         ids, boxes, heights = ids[~small], boxes[~small], heights[~small]
     dots = _faint_dots(signal, labels, boxes, ids, thr, line_h)

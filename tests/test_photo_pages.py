@@ -213,3 +213,17 @@ def test_a_minus_between_squared_paper_lines_is_no_obelus():
     seg = segment(page)
     assert [s.flags for s in seg.segments] == [(), (), ()]
     assert_boxes_close(boxes_of(seg), expected)
+
+
+def test_what_the_opening_leaves_of_printed_lines_is_no_symbol():
+    # Ruled lines, and where a stretch of them prints thicker (the near side of a sheet
+    # photographed at a slant, a line blurred about a punched hole) a piece the opening
+    # keeps: far thinner than the pen, however long, it is line and no symbol.
+    page, expected = draw_page("10+1", ink=(120, 120, 120), stroke=14, bg=PAPER, height=500, margin=220)
+    lines = np.zeros(page.shape[:2], bool)
+    lines[7::36] = True
+    lines[7 + 36 * 6 : 10 + 36 * 6, 60:130] = True  # three pixels wide, 70 long, level with the sum
+    page[lines & (page.min(axis=2) >= 150)] = (150, 175, 225)
+    seg = segment(page)
+    assert seg.lines == 1
+    assert_boxes_close(boxes_of(seg), expected)
