@@ -84,6 +84,12 @@ paper's lines: they are opened away before reading (with a pen at least 4 pixels
 whose strokes the opening keeps). Every mark of the pen is at least ~0.63 of it
 (:data:`SLIVER`)."""
 
+LINE_LEFT = 0.25
+"""Where a page's printed lines were opened away (:data:`THIN_LINE`), a mark left whose own
+stroke width is under this fraction of the pen's is what remains of them, however long (a
+squared sheet's lines printed thicker where the sheet is nearer the phone: 0.21 of the pen).
+The thinnest strokes of digits written with the pen measure about half of it."""
+
 DOT = 0.3
 """A dot (a decimal point, either dot of a ``:``) has its longer side at most this fraction
 of its line's height (the median full-size mark's), or, for a heavy pen, at most three pen
@@ -513,7 +519,7 @@ def _components(mask: np.ndarray):
 
 
 def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tuple[int, int]) -> float:
-    """The page's stroke width, from its large marks (no solid disc, none at the border); 0 if none.
+    """The page's stroke width, from its large marks (no solid disc, nor the table at the border); 0 if none.
 
     Marks across a third of the image both ways are no symbol of a line of them (the mesh
     of squared paper's lines) and would hide the symbols' size: they are left out when
@@ -526,12 +532,14 @@ def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tu
     if not symbol.any():
         symbol[:] = True
     # Solid discs say nothing of the pen (a dot's width is its size; a punched hole is far
-    # wider than any stroke), nor do marks cut by the image's border (the table, a
-    # shadow): the pen is measured on the other marks.
+    # wider than any stroke), nor does a mark cut by the image's border and far larger
+    # than any other (the table, a shadow; a symbol that touches the border is the size
+    # of the others): the pen is measured on the other marks.
     disc = (area >= 0.72 * np.prod(extent, axis=1)) & (extent.max(axis=1) <= 1.3 * extent.min(axis=1))
     edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[1]) | (boxes[:, 3] == shape[0])
-    if (symbol & ~disc & ~edge).any():
-        symbol &= ~disc & ~edge
+    rest = symbol & ~disc & ~edge
+    if rest.any():
+        symbol &= ~disc & ~(edge & (area > 4.0 * area[rest].max()))
     big = symbol & (area >= max(4.0, 0.1 * area[symbol].max()))
     return float(np.median(width[big])) if big.any() else 0.0
 
@@ -1284,7 +1292,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     if speck > 0.1:
         # The page's lines were opened away: what is left of them far thinner than the
         # pen, however long, is lines still (where they thicken about a punched hole).
-        small |= width[ids - 1] < SLIVER * sw
+        small |= width[ids - 1] < LINE_LEFT * sw
     if small.any() and not small.all():
         ids, boxes, heights = ids[~small], boxes[~small], heights[~small]
     dots = _faint_dots(signal, labels, boxes, ids, thr, line_h)
