@@ -518,6 +518,11 @@ def _components(mask: np.ndarray):
     return labels, n, boxes, area, width
 
 
+def _at_border(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Which marks (``x0, y0, x1, y1`` boxes) the image's border cuts."""
+    return (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[1]) | (boxes[:, 3] == shape[0])
+
+
 def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tuple[int, int]) -> float:
     """The page's stroke width, from its large marks (no solid disc, nor the table at the border); 0 if none.
 
@@ -536,7 +541,7 @@ def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tu
     # than any other (the table, a shadow; a symbol that touches the border is the size
     # of the others): the pen is measured on the other marks.
     disc = (area >= 0.72 * np.prod(extent, axis=1)) & (extent.max(axis=1) <= 1.3 * extent.min(axis=1))
-    edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[1]) | (boxes[:, 3] == shape[0])
+    edge = _at_border(boxes, shape)
     rest = symbol & ~disc & ~edge
     if rest.any():
         symbol &= ~disc & ~(edge & (area > 4.0 * area[rest].max()))
@@ -559,7 +564,7 @@ def _background_marks(
     """Marks far thicker than the pen, which are none of its strokes: the table or a shadow
     at the image's edge, and solid discs (a punched hole). A heavy digit whose loops ink
     filled can be as thick, but is never a disc nor at the edge."""
-    edge = (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[1]) | (boxes[:, 3] == shape[0])
+    edge = _at_border(boxes, shape)
     box_area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
     disc = area >= 0.72 * box_area  # a disc fills pi/4 of its box, a filled 8 about 0.6
     return (edge & (width > THICK * sw)) | (disc & (width > DISC * sw))
