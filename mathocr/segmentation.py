@@ -709,20 +709,25 @@ def _line_clusters(boxes: np.ndarray, tall: np.ndarray) -> tuple[np.ndarray, int
 
 
 STRAY = 2.0
-"""A small mark further than this many line heights above or below the full-height marks
-of the line nearest it is none of its symbols: a fleck at a photo's edge, the rim of the
-sheet or of a punched hole. Every symbol the lines hold (a minus, the dots of a colon, a
-decimal point) is within their height."""
+"""A small mark, or one cut by the image's border, further than this many line heights above
+or below the full-height marks of the line nearest it is none of its symbols: a fleck at a
+photo's edge, the rim of the sheet or of a punched hole, a corner of the table. Every
+symbol the lines hold (a minus, the dots of a colon, a decimal point) is within their
+height."""
 
 
-def _strays(boxes: np.ndarray, tall: np.ndarray, line: np.ndarray, line_h: float) -> np.ndarray:
-    """Marks under full height far above or below their line (:data:`STRAY`)."""
+def _strays(
+    boxes: np.ndarray, tall: np.ndarray, line: np.ndarray, line_h: float, shape: tuple[int, int]
+) -> np.ndarray:
+    """Marks under full height, or cut by the image's border, far above or below the full-height
+    marks of their line (:data:`STRAY`): a corner of the table in a photo is no symbol either."""
     stray = np.zeros(len(boxes), dtype=bool)
-    for k in np.unique(line[tall]):
-        top, bottom = boxes[tall & (line == k), 1].min(), boxes[tall & (line == k), 3].max()
-        rest = ~tall & (line == k)
+    edge = _at_border(boxes, shape)
+    for k in np.unique(line[tall & ~edge]):
+        core = tall & ~edge & (line == k)
+        top, bottom = boxes[core, 1].min(), boxes[core, 3].max()
         off = np.maximum(top - boxes[:, 3], boxes[:, 1] - bottom)
-        stray |= rest & (off > STRAY * line_h)
+        stray |= (~tall | edge) & (line == k) & (off > STRAY * line_h)
     return stray
 
 
@@ -1322,7 +1327,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     tall[round_] = False
 
     line, n_lines = _line_clusters(boxes, tall)
-    stray = _strays(boxes, tall, line, line_h)
+    stray = _strays(boxes, tall, line, line_h, mask.shape)
     if stray.any():
         ids, boxes, tall, line, blob = ids[~stray], boxes[~stray], tall[~stray], line[~stray], blob[~stray]
     group, shape = _merge_groups(boxes, tall, line, labels, ids, line_h, sw, blob)

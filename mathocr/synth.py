@@ -1124,6 +1124,9 @@ def _line_profile(pos: np.ndarray, offset: float, step: float, width: float) -> 
     return np.clip(width / 2 + 0.5 - d, 0.0, 1.0)
 
 
+_FRAMED = 0.06  # the writing's least margin in a photo's frame, a share of its side
+
+
 def _placement(
     shape: tuple[int, int], ink_box: np.ndarray, angle: float, side: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -1131,18 +1134,36 @@ def _placement(
     in perspective, the writing in view."""
     sh, sw = shape
     corners = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], float)
+    (x0, y0), (x1, y1) = ink_box
+    writing = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
     centre = ink_box.mean(axis=0)
     t = np.deg2rad(angle)
     rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
     target = side * (0.5 + rng.uniform(-0.1, 0.1, 2))
-    dst = (corners - centre) @ rot.T * rng.uniform(0.9, 1.1) + target
+    zoom = rng.uniform(0.9, 1.1)
+    # Whoever photographs a sum frames all of it: the writing is kept within the frame's
+    # middle, a margin wider than the perspective below moves it, and no larger than that.
+    turned = (writing - centre) @ rot.T
+    zoom = min(zoom, (1 - 2 * _FRAMED) * side / np.ptp(turned, axis=0).max())
+    ink = turned * zoom + target
+    shift = np.maximum(_FRAMED * side - ink.min(axis=0), 0)
+    shift -= np.maximum(ink.max(axis=0) + shift - (1 - _FRAMED) * side, 0)
+    target = target + shift
+    dst = (corners - centre) @ rot.T * zoom + target
+    ink = turned * zoom + target
     # Perspective: the phone is not held square to the sheet.
     dst += rng.uniform(-0.05, 0.05, (4, 2)) * side
-    # The table shows on at least one side: push the sheet off the frame's centre if it fills it.
+    # The table shows on at least one side: push the sheet off the frame's centre if it fills
+    # it, the way that keeps the writing in view.
     lo, hi = dst.min(axis=0), dst.max(axis=0)
     if lo.min() < 0 and hi.max() > side and (lo < 0.05 * side).all() and (hi > 0.95 * side).all():
         axis, sign = int(rng.integers(2)), rng.choice([-1.0, 1.0])
-        dst[:, axis] += sign * rng.uniform(0.1, 0.25) * side
+        push = sign * rng.uniform(0.1, 0.25) * side
+        for step in (push, -push):
+            moved = ink[:, axis] + step
+            if moved.min() >= _FRAMED * side and moved.max() <= (1 - _FRAMED) * side:
+                dst[:, axis] += step
+                break
     return dst
 
 

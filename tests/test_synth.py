@@ -272,6 +272,22 @@ def test_the_sheet_style_is_a_phone_photo_of_paper_on_a_table(pool):
     assert again.data == items[0].data and again.expression == items[0].expression
 
 
+def test_a_photo_frames_all_of_the_writing():
+    # A long sum on a sheet that fills the frame, at any angle, perspective and push off
+    # the centre: none of it is cut off by the photo's edge.
+    from mathocr.synth import _homography, _placement, _project
+
+    sheet, side = (1100, 1500), 1500
+    (x0, y0), (x1, y1) = ink = np.array([[150.0, 450.0], [1350.0, 650.0]])
+    writing = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    corners = np.array([[0, 0], [sheet[1], 0], [sheet[1], sheet[0]], [0, sheet[0]]], float)
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        dst = _placement(sheet, ink, float(rng.uniform(-25, 25)), side, rng)
+        seen = _project(_homography(corners, dst), writing)
+        assert (seen >= 0).all() and (seen <= side).all(), seed
+
+
 # ---------------------------------------------------------------------------- expression forms
 
 
