@@ -518,6 +518,11 @@ def _components(mask: np.ndarray):
     return labels, n, boxes, area, width
 
 
+def _filled(area: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Marks whose ink fills their box as a solid disc does (pi/4 of it; a filled 8 about 0.6)."""
+    return area >= 0.72 * np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+
+
 def _at_border(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Which marks (``x0, y0, x1, y1`` boxes) the image's border cuts."""
     return (boxes[:, 0] == 0) | (boxes[:, 1] == 0) | (boxes[:, 2] == shape[1]) | (boxes[:, 3] == shape[0])
@@ -540,7 +545,7 @@ def _pen_width(area: np.ndarray, width: np.ndarray, boxes: np.ndarray, shape: tu
     # wider than any stroke), nor does a mark cut by the image's border and far larger
     # than any other (the table, a shadow; a symbol that touches the border is the size
     # of the others): the pen is measured on the other marks.
-    disc = (area >= 0.72 * np.prod(extent, axis=1)) & (extent.max(axis=1) <= 1.3 * extent.min(axis=1))
+    disc = _filled(area, boxes) & (extent.max(axis=1) <= 1.3 * extent.min(axis=1))
     edge = _at_border(boxes, shape)
     rest = symbol & ~disc & ~edge
     if rest.any():
@@ -564,10 +569,7 @@ def _background_marks(
     """Marks far thicker than the pen, which are none of its strokes: the table or a shadow
     at the image's edge, and solid discs (a punched hole). A heavy digit whose loops ink
     filled can be as thick, but is never a disc nor at the edge."""
-    edge = _at_border(boxes, shape)
-    box_area = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    disc = area >= 0.72 * box_area  # a disc fills pi/4 of its box, a filled 8 about 0.6
-    return (edge & (width > THICK * sw)) | (disc & (width > DISC * sw))
+    return (_at_border(boxes, shape) & (width > THICK * sw)) | (_filled(area, boxes) & (width > DISC * sw))
 
 
 def _faint_dots(
@@ -1256,6 +1258,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     if sw == 0:
         return empty  # nothing but specks of one to three pixels: no symbol is that small
     speck = 0.1
+    lines_opened = False
     thin = width < THIN_LINE * sw
     lined = sw >= 4.0 and (np.any(thin & (area >= 4.0 * sw * sw)) or area[thin].sum() > 0.25 * area.sum())
     if lined or sw < 4.0:
@@ -1269,6 +1272,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
         wide = _pen_width(parts[3], parts[4], parts[2], mask.shape)
         if lined or wide >= max(4.0, 2.5 * sw):
             mask, (labels, n, boxes, area, width), sw, speck = opened, parts, wide, 0.6
+            lines_opened = True
             if sw == 0:
                 return empty
     # Specks: smaller than a dot a pen of this width would leave.
@@ -1299,7 +1303,7 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     # scratch): every dot, bar or stroke the pen leaves is at least ~0.6 of its width.
     side = np.maximum(heights, boxes[:, 2] - boxes[:, 0])
     small = (side < 0.06 * line_h) | ((side < 0.5 * line_h) & (width[ids - 1] < SLIVER * sw))
-    if speck > 0.1:
+    if lines_opened:
         # The page's lines were opened away: what is left of them far thinner than the
         # pen, however long, is lines still (where they thicken about a punched hole).
         small |= width[ids - 1] < LINE_LEFT * sw

@@ -1148,9 +1148,8 @@ def _placement(
     ink = turned * zoom + target
     shift = np.maximum(_FRAMED * side - ink.min(axis=0), 0)
     shift -= np.maximum(ink.max(axis=0) + shift - (1 - _FRAMED) * side, 0)
-    target = target + shift
+    target, ink = target + shift, ink + shift
     dst = (corners - centre) @ rot.T * zoom + target
-    ink = turned * zoom + target
     # Perspective: the phone is not held square to the sheet.
     dst += rng.uniform(-0.05, 0.05, (4, 2)) * side
     # The table shows on at least one side: push the sheet off the frame's centre if it fills

@@ -250,9 +250,12 @@ class UnipenRead(NamedTuple):
     fragments: Counter
 
 
-def _span(spec: str) -> tuple[int, int]:
-    """The first and last component a (syntactically valid) component list names."""
-    return int(re.split(r"[-,:]", spec)[0]), int(re.split(r"[-,]", spec)[-1].split(":")[0])
+def _span(spec: str, where: str) -> tuple[int, int]:
+    """The first and last component a component list names (``"3-5,8:2"``: 3 and 8)."""
+    items = spec.split(",")
+    first, _, _ = items[0].partition("-")
+    start, _, end = items[-1].partition("-")
+    return _endpoint(first, where)[0], _endpoint(end or start, where)[0]
 
 
 def _at_box_origin(strokes: list[np.ndarray]) -> bool:
@@ -358,7 +361,7 @@ def read_unipen(
                 if not strokes:
                     dropped[label] += 1
                     continue
-                first, last = _span(spec)
+                first, last = _span(spec, where)
                 if boxes[first] >= 0 and boxes[first] == boxes[last] and _at_box_origin(strokes):
                     if (
                         previous is not None
