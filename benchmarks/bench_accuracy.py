@@ -218,6 +218,8 @@ def test_invalid_drawings(benchmark, models, invalid_items, config):
                 "glyphs": glyphs,
                 "n": len(items),
                 "answered": float(np.mean([sol.ok for sol in solutions])),
+                # A value given as sure for a drawing that has none: the worst answer there is.
+                "sure": float(np.mean([sol.status == "ok" for sol in solutions])),
                 "per_kind": {
                     kind: {
                         "n": len(sols),

@@ -69,7 +69,9 @@ in :mod:`mathocr.decoding` gives it 0.2 of the row, a third of the rest)."""
 
 UNSURE_RATIO = 0.1
 """A valid reading at least this fraction as probable as the best one is an alternative,
-and makes the answer ``unsure``.
+and makes the answer ``unsure``. So, always, are the symbols as read when the answer had
+to change one of them to make an expression (``33/`` read, ``331`` answered): they are
+more probable than the answer, and a drawing that is not finished yet looks just so.
 
 0.2 -> 0.1 on the development sets (see :data:`MIN_VALID`), with the bundled model:
 answers given as sure that are wrong 4 -> 1 of 400 (held-out symbols; ``ok`` 75.5% ->
@@ -150,20 +152,26 @@ class Token:
 
 @dataclass
 class Alternative:
-    """Another valid reading of the same drawing.
+    """Another reading of the same drawing.
 
     Attributes
     ----------
     expression : str
     value : Fraction or None
-        None when it has no value (division by zero).
+        None when it has no value: see :attr:`code`.
     confidence : float
         The model's probability of this reading.
+    code : str or None
+        Why it has no value (an error code of :mod:`mathocr.errors`): ``division_by_zero``,
+        or, for the symbols as the classifier read them where the answer changed one of
+        them to make an expression, ``incomplete_expression`` (``33/`` read before
+        ``331``) or ``malformed_expression``.
     """
 
     expression: str
     value: Fraction | None
     confidence: float
+    code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,6 +179,7 @@ class Alternative:
             "value": None if self.value is None else format_fraction(self.value),
             "decimal": None if self.value is None else format_decimal(self.value),
             "confidence": round(float(self.confidence), 4),
+            "code": self.code,
         }
 
 
@@ -196,7 +205,8 @@ class Solution:
         error, that the symbols are as read).
     alternatives : list of Alternative
         Other readings close enough to the best to ask about, best first; only when
-        :attr:`status` is ``"unsure"``.
+        :attr:`status` is ``"unsure"``. Where the answer changed a symbol to make an
+        expression, the symbols as read come first, with no value (``33/``).
     correct : bool or None
         For an equation ``a=b``: whether ``b`` is the value of ``a`` (:attr:`value`
         is the value of ``a``, the right answer). None for an expression or ``a=``.
@@ -400,6 +410,14 @@ def _explain(as_read: list[str]) -> MathOCRError:
     return MalformedExpressionError(f"read {shown}: too many brackets inside each other")
 
 
+def _alternative(symbols: list[str], probability: float) -> Alternative:
+    """A reading to offer beside the answer, with its value or why it has none."""
+    try:
+        return Alternative("".join(symbols), evaluate(symbols), probability)
+    except ExpressionError as exc:
+        return Alternative("".join(symbols), None, probability, exc.code)
+
+
 def _plain(message: str) -> str:
     """The parser's message for people: positions as ordinals ("the 3rd symbol")."""
     return re.sub(r"at position (\d+)", lambda m: f"(the {ordinal(int(m.group(1)) + 1)} symbol)", message)
@@ -425,7 +443,8 @@ class Solver:
         symbols as read, answer an error that says what was read (:data:`MIN_VALID`).
     unsure_ratio : float
         Readings at least this fraction as probable as the best are alternatives
-        (:data:`UNSURE_RATIO`); 1.0 never asks.
+        (:data:`UNSURE_RATIO`), and so are the symbols as read where the answer changed
+        one of them to make an expression; 1.0 never asks.
     max_alternatives : int
     class_weights : mapping of token to float, optional
         Factors applied to the classifier's probabilities (then renormalised) before
@@ -748,11 +767,12 @@ class Solver:
                 or reading.probability < self.unsure_ratio * best.probability
             ):
                 break
-            try:
-                alt_value: Fraction | None = evaluate(reading.symbols)
-            except ExpressionError:
-                alt_value = None
-            alternatives.append(Alternative(reading.text, alt_value, reading.probability))
+            alternatives.append(_alternative(reading.symbols, reading.probability))
+        if best.symbols != as_read and self.unsure_ratio < 1.0:
+            # The answer changed a symbol the classifier read otherwise to make an expression
+            # of them: a stroke after "33" is a 1, or a "/" not yet followed by its number.
+            # Which the writer meant, the drawing does not say: ask, never answer as sure.
+            alternatives = [_alternative(as_read, read_confidence), *alternatives][: self.max_alternatives]
         return Solution(
             best.text,
             result.value,

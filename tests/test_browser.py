@@ -393,7 +393,9 @@ UNSURE = {
     "warnings": ["the 2nd symbol could be + or \u00d7"],
     "alternatives": [
         {"expression": "7*1", "value": "7", "decimal": "7", "confidence": 0.41},
-        {"expression": "7/0", "value": None, "decimal": None, "confidence": 0.02},
+        {"expression": "7/0", "value": None, "decimal": None, "confidence": 0.02, "code": "division_by_zero"},
+        # The symbols as read where the answer changed one: not finished, no value.
+        {"expression": "7+", "value": None, "decimal": None, "confidence": 0.6, "code": "incomplete_expression"},
     ],
 }
 
@@ -407,14 +409,16 @@ def test_unsure_offers_the_other_readings(page):
     expect(p.locator("#warnings li")).to_have_text(["the 2nd symbol could be + or \u00d7"])
     expect(p.locator("#status")).to_contain_text("Not sure")
     choices = p.locator("#choices button")
-    expect(choices).to_have_text(["7 \u00d7 1 = 7", "7 \u00f7 0"])
+    expect(choices).to_have_text(["7 \u00d7 1 = 7", "7 \u00f7 0", "7 + \u2026"])
     choices.nth(0).click()
     assert shown_answer(p) == ("7\u00d71", "7")
     # The first reading can be chosen back.
-    expect(choices).to_have_text(["7 + 1 = 8", "7 \u00f7 0"])
+    expect(choices).to_have_text(["7 + 1 = 8", "7 \u00f7 0", "7 + \u2026"])
     choices.nth(1).click()
     assert shown_answer(p) == ("7\u00f70", "has no value")
     expect(p.locator("#equals")).to_be_hidden()
+    choices.nth(2).click()
+    assert shown_answer(p) == ("7+", "\u2026 not finished")
     # A new stroke makes all of it stale. Its own request fails, so nothing can come back.
     p.route(SOLVE_URL, lambda route: route.abort())
     draw_strokes(p, canvas_strokes(p, "1")[:1])

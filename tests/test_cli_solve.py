@@ -87,6 +87,19 @@ def test_close_readings_are_printed_as_alternatives(tmp_path, capsys, monkeypatc
     assert capsys.readouterr().out == f"{a}: 112 = 112  [unsure, or: 1/2 = 1/2 (0.5)]\n"
 
 
+def test_a_symbol_changed_to_make_an_expression_is_printed_as_unsure(tmp_path, capsys, monkeypatch):
+    # "23/" as read, and "231" answered: which one the writer meant is not for us to say.
+    slash = np.full(14, 0.004)
+    slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.2, 0.75
+    scripted = ScriptedClassifier([one_hot("2"), one_hot("3"), slash])
+    monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))
+    a = write_png(tmp_path / "a.png", "111")
+    assert cli.main(["solve", a]) == 0
+    out = capsys.readouterr()
+    assert out.out == f"{a}: 231 = 231  [unsure, or: 23/ = no value (incomplete expression)]\n"
+    assert "the 3rd symbol could be 1 or ÷" in out.err
+
+
 def test_incomplete_expression_is_an_error_that_says_what_was_read(tmp_path, capsys, monkeypatch):
     scripted = ScriptedClassifier([one_hot("2", 0.97), one_hot("3", 0.97), one_hot("+", 0.97)])
     monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))

@@ -102,7 +102,7 @@ SOLUTION_KEYS = {
     "warnings",
     "alternatives",
 }
-ALTERNATIVE_KEYS = {"expression", "value", "decimal", "confidence"}
+ALTERNATIVE_KEYS = {"expression", "value", "decimal", "confidence", "code"}
 
 
 def assert_solution(body: dict) -> None:
@@ -804,7 +804,10 @@ def test_unsure_is_200_with_the_alternatives():
         tokens,
         warnings=["the 2nd symbol could be + or ×"],
         confidence=0.55,
-        alternatives=[Alternative("7*1", Fraction(7), 0.41), Alternative("7/0", None, 0.02)],
+        alternatives=[
+            Alternative("7*1", Fraction(7), 0.41),
+            Alternative("7/0", None, 0.02, "division_by_zero"),
+        ],
     )
     app, _ = fake_app(sol)
     r = multipart(app.test_client(), png("7+1"))
@@ -819,8 +822,8 @@ def test_unsure_is_200_with_the_alternatives():
     )
     assert body["warnings"] == ["the 2nd symbol could be + or ×"]
     assert body["alternatives"] == [
-        {"expression": "7*1", "value": "7", "decimal": "7", "confidence": 0.41},
-        {"expression": "7/0", "value": None, "decimal": None, "confidence": 0.02},
+        {"expression": "7*1", "value": "7", "decimal": "7", "confidence": 0.41, "code": None},
+        {"expression": "7/0", "value": None, "decimal": None, "confidence": 0.02, "code": "division_by_zero"},
     ]
     assert "error" not in body
 

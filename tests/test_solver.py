@@ -357,6 +357,7 @@ def test_close_readings_are_offered_as_alternatives():
             "value": "1/2",
             "decimal": "0.5",
             "confidence": pytest.approx(sol.alternatives[0].confidence, abs=1e-4),
+            "code": None,
         }
     ]
     # The stroke is as tall as the digits, which speaks for the 1 (decoding.one_or_slash):
@@ -376,6 +377,13 @@ def test_doubts_are_warned_in_plain_words():
     sol = Solver(ScriptedClassifier([one_hot("8"), row])).solve(draw_page("11")[0])
     assert sol.expression == "82"
     assert "the 2nd symbol could be 2 or +" in sol.warnings
+    # ... and not as sure: "8+" as read, not finished, is the other reading offered.
+    assert sol.status == "unsure"
+    assert [(a.expression, a.value, a.code) for a in sol.alternatives] == [
+        ("8+", None, "incomplete_expression")
+    ]
+    assert sol.alternatives[0].confidence > sol.confidence
+    assert sol.to_dict()["alternatives"][0]["code"] == "incomplete_expression"
     sol = Solver(ScriptedClassifier([one_hot("8"), one_hot("-", 0.3), one_hot("2")])).solve(
         draw_page("111")[0]
     )

@@ -452,7 +452,10 @@
     $("mark").hidden = !checked;
     $("mark").textContent = r.correct ? "\u2713" : `\u2717 the answer is ${r.value}`;
     $("mark").className = r.correct ? "mark right" : "mark wrong";
-    $("value").textContent = checked ? "" : hasValue ? String(r.value) : "has no value";
+    // A reading with no value is one the answer changed a symbol of ("33/" before "331"),
+    // or one that divides by zero: say which.
+    const unfinished = r.code === "incomplete_expression";
+    $("value").textContent = checked ? "" : hasValue ? String(r.value) : unfinished ? "\u2026 not finished" : "has no value";
     const decimal = hasValue && r.decimal != null ? String(r.decimal) : "";
     // The server rounds non-terminating decimals to 12 places.
     const rounded = (decimal.split(".")[1] || "").length >= 12;
@@ -464,7 +467,8 @@
       const b = document.createElement("button");
       b.type = "button";
       b.className = "choice";
-      b.textContent = pretty(other.expression) + (other.value != null ? ` = ${other.value}` : "");
+      const tail = other.value != null ? ` = ${other.value}` : other.code === "incomplete_expression" ? " \u2026" : "";
+      b.textContent = pretty(other.expression) + tail;
       if (typeof other.confidence === "number") b.title = `${Math.round(other.confidence * 100)}% likely`;
       b.addEventListener("click", () => showReading(readings, i));
       return [b];
