@@ -264,6 +264,36 @@ def _at_box_origin(strokes: list[np.ndarray]) -> bool:
     return bool(ink[:, 0].min() == 0 and ink[:, 1].min() == 0)
 
 
+NEVER_STRAIGHT = frozenset("023456789+*=")
+"""Characters no one writes as one straight stroke: in a box of its own, such a sample
+is a piece of the character (:func:`read_unipen`)."""
+
+STRAIGHT = 0.08
+"""A stroke is straight when no point of it lies further from its chord than this share
+of the chord's length (and the chord spans at least half of the ink's extent)."""
+
+
+def _one_straight_stroke(strokes: list[np.ndarray]) -> bool:
+    """Whether the ink is one straight stroke (:data:`STRAIGHT`): a bar, a stem.
+
+    Examples
+    --------
+    >>> _one_straight_stroke([np.array([[0, 0], [10, 1], [20, 2]])])
+    True
+    >>> _one_straight_stroke([np.array([[0, 0], [10, 8], [20, 0]])])
+    False
+    """
+    if len(strokes) != 1 or len(strokes[0]) < 2:
+        return False
+    points = np.asarray(strokes[0], dtype=np.float64)
+    chord = points[-1] - points[0]
+    length = float(np.hypot(*chord))
+    if length == 0 or length < 0.5 * float(np.ptp(points, axis=0).max()):
+        return False
+    off = np.abs(chord[0] * (points[:, 1] - points[0, 1]) - chord[1] * (points[:, 0] - points[0, 0]))
+    return bool(off.max() <= STRAIGHT * length * length)
+
+
 def read_unipen(
     root: str | os.PathLike,
     categories: Iterable[str] = ("1a", "1d"),
@@ -301,7 +331,10 @@ def read_unipen(
     are dropped and counted (252 segments of ``train_r01_v07``'s categories 1a and 1d, 113 of
     them labelled with mathocr's tokens). Two like characters written in consecutive boxes
     would look the same and be dropped too; of the 90 of the 113 drawn and looked at,
-    every one was a part of a character.
+    every one was a part of a character. So is a segment alone in such a box whose ink
+    is one straight stroke though its label is no straight character
+    (:data:`NEVER_STRAIGHT`): the bar of a ``+`` whose stem is in no segment of its
+    label, or in none at all.
 
     Raises
     ------
@@ -363,13 +396,16 @@ def read_unipen(
                     continue
                 first, last = _span(spec, where)
                 if boxes[first] >= 0 and boxes[first] == boxes[last] and _at_box_origin(strokes):
-                    if (
+                    follows = (
                         previous is not None
                         and previous[0] == label
                         and previous[1] + 1 == first
                         and previous[2] != boxes[first]
-                    ):
-                        if previous[3] is not None:
+                    )
+                    # A straight bar labelled "+" is a piece even alone: its stem went to a
+                    # segment of another label, or to none.
+                    if follows or (label in NEVER_STRAIGHT and _one_straight_stroke(strokes)):
+                        if follows and previous[3] is not None:
                             samples[previous[3]] = None
                             fragments[label] += 1
                         fragments[label] += 1

@@ -395,7 +395,13 @@ UNSURE = {
         {"expression": "7*1", "value": "7", "decimal": "7", "confidence": 0.41},
         {"expression": "7/0", "value": None, "decimal": None, "confidence": 0.02, "code": "division_by_zero"},
         # The symbols as read where the answer changed one: not finished, no value.
-        {"expression": "7+", "value": None, "decimal": None, "confidence": 0.6, "code": "incomplete_expression"},
+        {
+            "expression": "7+",
+            "value": None,
+            "decimal": None,
+            "confidence": 0.6,
+            "code": "incomplete_expression",
+        },
     ],
 }
 

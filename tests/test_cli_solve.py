@@ -78,7 +78,7 @@ def test_json_contract(tmp_path, capsys, fake_model):
 
 
 def test_close_readings_are_printed_as_alternatives(tmp_path, capsys, monkeypatch):
-    slash = np.full(14, 0.004)
+    slash = np.full(len(CLASSES), 0.004)
     slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.52, 0.43
     scripted = ScriptedClassifier([one_hot("1"), slash, one_hot("2")])
     monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))
@@ -89,7 +89,7 @@ def test_close_readings_are_printed_as_alternatives(tmp_path, capsys, monkeypatc
 
 def test_a_symbol_changed_to_make_an_expression_is_printed_as_unsure(tmp_path, capsys, monkeypatch):
     # "23/" as read, and "231" answered: which one the writer meant is not for us to say.
-    slash = np.full(14, 0.004)
+    slash = np.full(len(CLASSES), 0.004)
     slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.2, 0.75
     scripted = ScriptedClassifier([one_hot("2"), one_hot("3"), slash])
     monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))

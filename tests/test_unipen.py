@@ -163,6 +163,19 @@ def test_a_character_split_over_boxes_that_each_start_at_the_origin_is_dropped(t
     assert samples[0].where.endswith(":7")
 
 
+def test_a_straight_piece_alone_in_its_box_is_dropped_when_its_label_is_never_straight(tmp_path):
+    # ibm: the bar of a "+" whose stem is in no segment of its own label, alone in its box
+    segments = (
+        '.SEGMENT CHARACTER 0 ? "+"\n'  # a straight stem labelled "+": a piece
+        '.SEGMENT CHARACTER 2 ? "1"\n'  # a straight "1" is a whole one
+        '.SEGMENT CHARACTER 4-5 ? "+"\n'  # a whole "+": two strokes, placed
+        '.SEGMENT CHARACTER 1 ? "7"\n'  # a straight bar labelled "7": a piece
+    )
+    samples, dropped, origin, fragments = read_unipen(write_tree(tmp_path, segments, strokes=BOXED), ("1a",))
+    assert fragments == {"+": 1, "7": 1} and not dropped and not origin
+    assert [(s.label, len(s.strokes)) for s in samples] == [("1", 1), ("+", 2)]
+
+
 def test_a_writer_who_appears_moves_no_other_writer():
     from mathocr.datasets import split_writers
 
