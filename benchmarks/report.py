@@ -689,16 +689,16 @@ def _answering_lines(f: Figures) -> list[str]:
         for kind in first.info["per_kind"]:
             label = kind.replace("_", " ")
             rows.append(f.row(f"  {label}", f.get("invalid", "per_kind", kind, "answered"), _pct_cell))
-        if "sure" in first.info:  # runs before 2026-12-07 did not count them
+            code_rows.append(
+                f.row(f"invalid: {label}", f.get("invalid", "per_kind", kind, "codes"), _codes_cell)
+            )
+        if "sure" in first.info:  # runs before 2026-12-07 12:18 did not count them
             rows.append(
                 f.row(
                     "invalid drawings answered as sure, status ok (wrong by construction)",
                     f.get("invalid", "sure"),
                     _pct_cell,
                 )
-            )
-            code_rows.append(
-                f.row(f"invalid: {label}", f.get("invalid", "per_kind", kind, "codes"), _codes_cell)
             )
     lines = [
         "## Answering, doubting, refusing",

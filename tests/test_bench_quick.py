@@ -184,7 +184,8 @@ def test_bench_quick_writes_report_and_plots(tmp_path):
         "| synthetic, held-out symbols: exact match answering 95% by confidence |",
         "| invalid drawings answered with a value, ok or unsure (target ≤ 1%) |",
         *(f"|   {kind.replace('_', ' ')} |" for kind in INVALID_KINDS),
-        "| invalid: scribble |",
+        "| invalid drawings answered as sure, status ok (wrong by construction) |",
+        *(f"| invalid: {kind.replace('_', ' ')} |" for kind in INVALID_KINDS),
         "| all held-out symbols |",
         *(
             ("| expressions exact-match, unseen writers' glyphs |", "| unseen writers, paper |")
