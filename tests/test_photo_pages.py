@@ -103,6 +103,23 @@ def test_punched_holes_are_not_symbols():
     assert_boxes_close(boxes_of(seg), expected)
 
 
+@pytest.mark.parametrize("gap", [0.5, 4.0])
+def test_a_lone_mark_far_beside_the_sum_is_no_symbol(gap):
+    # A punched hole of a sheet far from the phone, blurred into a ring as large as the
+    # digits and at their height: far from the sum (line heights) it is none of its
+    # symbols; next to it, a mark like any.
+    page, expected = draw_page("10+1", bg=PAPER, height=300, margin=420)
+    x0, y0, _, h = expected[0]
+    cx, cy, r = int(x0 - gap * h - h / 2), y0 + h // 2, h // 2
+    yy, xx = np.ogrid[: page.shape[0], : page.shape[1]]
+    page[np.abs(np.hypot(yy - cy, xx - cx) - r + 4) <= 4] = 0
+    found = boxes_of(segment(page))
+    if gap > 2.5:
+        assert_boxes_close(found, expected)
+    else:
+        assert_boxes_close(found, [(cx - r, cy - r, 2 * r, 2 * r), *expected])
+
+
 @pytest.mark.parametrize("text", ["0+1", "1-0"])
 def test_a_heavy_digit_near_the_page_edge_is_no_punched_hole(text):
     # Black ink, darker than the table, a centimetre or two from the page's edge where a

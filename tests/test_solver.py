@@ -520,7 +520,9 @@ def test_unusual_marks_are_warned(solver):
     page = np.full((240, 700), 255, np.uint8)
     for x in (50, 100, 150):
         page[80:160, x : x + 8] = 0
-    page[5:235, 600:606] = 0  # taller than any symbol: a bracket or a letter
+    # Taller than any symbol, beside them (a lone mark far away is none of theirs:
+    # segmentation.STRAY_SIDE): a bracket or a letter.
+    page[5:235, 210:216] = 0
     sol = solver.solve(page)
     assert any("much taller" in w for w in sol.warnings)
 
