@@ -722,8 +722,8 @@ STRAY_SIDE = 2.5
 (left or right; a line of three marks or more), is none of its symbols: a punched hole beside
 the sum on a sheet photographed from afar, as large as its digits. Nobody leaves such a gap
 inside an expression. On 150 development sheet photos (seed 7; not the bench's) 134 -> 137
-read right; seed 11 138 both; 2,400 drawings of held-out symbols in every style and form and
-1,000 of unseen writers' glyphs read the same."""
+read right; seed 11 138 both; 2,400 drawings of held-out symbols in every style and form, and
+1,600 of UNIPEN writers' glyphs (valid, invalid, the school forms) read the same."""
 
 
 def _strays(
