@@ -749,8 +749,10 @@ def _strays(
         cut = np.flatnonzero(boxes[idx[1:], 0] - reach[:-1] > STRAY_SIDE * line_h) + 1
         groups = np.split(idx, cut)
         main = max(groups, key=len)
+        if len(main) < 2:
+            continue  # every mark far from the others: no sum to be beside
         for g in groups:
-            if len(g) == 1 and g is not main:
+            if len(g) == 1:
                 stray[g] = True
     return stray
 

@@ -120,6 +120,12 @@ def test_a_lone_mark_far_beside_the_sum_is_no_symbol(gap):
         assert_boxes_close(found, [(cx - r, cy - r, 2 * r, 2 * r), *expected])
 
 
+def test_marks_all_far_apart_are_all_kept():
+    # No two marks near each other: no sum for any of them to be a stray beside.
+    page, expected = draw_page("1+1", gap=300, bg=PAPER, height=300)
+    assert_boxes_close(boxes_of(segment(page)), expected)
+
+
 @pytest.mark.parametrize("text", ["0+1", "1-0"])
 def test_a_heavy_digit_near_the_page_edge_is_no_punched_hole(text):
     # Black ink, darker than the table, a centimetre or two from the page's edge where a

@@ -443,6 +443,9 @@
     $("lines").hidden = false;
   }
 
+  // The symbols as read, not finished yet ("33/"): an alternative of an unsure answer.
+  const unfinished = (r) => r.code === "incomplete_expression";
+
   function showReading(readings, chosen) {
     const r = readings[chosen];
     const checked = typeof r.correct === "boolean";
@@ -454,8 +457,7 @@
     $("mark").className = r.correct ? "mark right" : "mark wrong";
     // A reading with no value is one the answer changed a symbol of ("33/" before "331"),
     // or one that divides by zero: say which.
-    const unfinished = r.code === "incomplete_expression";
-    $("value").textContent = checked ? "" : hasValue ? String(r.value) : unfinished ? "\u2026 not finished" : "has no value";
+    $("value").textContent = checked ? "" : hasValue ? String(r.value) : unfinished(r) ? "\u2026 not finished" : "has no value";
     const decimal = hasValue && r.decimal != null ? String(r.decimal) : "";
     // The server rounds non-terminating decimals to 12 places.
     const rounded = (decimal.split(".")[1] || "").length >= 12;
@@ -467,7 +469,7 @@
       const b = document.createElement("button");
       b.type = "button";
       b.className = "choice";
-      const tail = other.value != null ? ` = ${other.value}` : other.code === "incomplete_expression" ? " \u2026" : "";
+      const tail = other.value != null ? ` = ${other.value}` : unfinished(other) ? " \u2026" : "";
       b.textContent = pretty(other.expression) + tail;
       if (typeof other.confidence === "number") b.title = `${Math.round(other.confidence * 100)}% likely`;
       b.addEventListener("click", () => showReading(readings, i));
