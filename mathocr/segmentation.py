@@ -1007,12 +1007,14 @@ def _dot_shape(
     full-height marks are the indices ``tall``, of which ``full`` reach the full height;
     ``is_round(i)`` says whether mark ``i`` is round (:func:`_is_round`).
 
-    The dots must lie between two full-height marks (the nearest on either side), at
-    most their band's height from each, apart from both (a piece broken off a digit
-    nearly touches it, or has ink of a mark of ``tall`` within half a band straight over
-    or under it), and be no longer than a dot on that band (:data:`DOT`). Two such dots
-    stacked are a colon (:func:`_is_colon`); one low in the band (:data:`POINT_LOW`) is a
-    decimal point.
+    The dots must lie between two full-height marks (the nearest on either side, whose
+    tops and feet make the band), at most the band's height from the nearest mark on
+    either side that stands on the line (a full-height mark, or a piece of a digit that
+    reaches its foot: the bowl of a ``5`` whose bar is apart), apart from each of these
+    (a piece broken off a digit nearly touches it, or has ink of a mark of ``tall``
+    within half a band straight over or under it), and be no longer than a dot on that
+    band (:data:`DOT`). Two such dots stacked are a colon (:func:`_is_colon`); one low in
+    the band (:data:`POINT_LOW`) is a decimal point.
     """
     x0, y0, x1, y1 = (boxes[:, c].astype(np.float64) for c in range(4))
     gx0, gy0, gx1, gy1 = x0[members].min(), y0[members].min(), x1[members].max(), y1[members].max()
@@ -1024,8 +1026,16 @@ def _dot_shape(
     a, b = left[np.argmax(x1[left])], right[np.argmin(x0[right])]
     top, bottom = (y0[a] + y0[b]) / 2.0, (y1[a] + y1[b]) / 2.0
     band = bottom - top
+    # The nearest marks either side may be a piece of a digit short of the full height
+    # (the bowl of a 5 whose bar is apart, a loop of an 8 in two), which stands on the
+    # line as a point does; a "+" does not.
+    based = np.union1d(tall[y1[tall] >= bottom - 0.1 * band], [a, b])
+    t_mid = (x0[based] + x1[based]) / 2.0
+    t_left, t_right = based[t_mid < cx], based[t_mid > cx]
+    a_near = t_left[np.argmax(x1[t_left])]
+    b_near = t_right[np.argmin(x0[t_right])]
     long = np.maximum(x1 - x0, y1 - y0)[members]
-    if band <= 0 or long.max() > _dot_size(band, sw) or gx0 - x1[a] > band or x0[b] - gx1 > band:
+    if band <= 0 or long.max() > _dot_size(band, sw) or gx0 - x1[a_near] > band or x0[b_near] - gx1 > band:
         return ""
     if len(members) == 2:
         found = "colon" if _is_colon(boxes[members], top, bottom) else ""
@@ -1043,7 +1053,7 @@ def _dot_shape(
     if np.isin(labels[r0:r1, int(gx0) : int(gx1)], ids[tall]).any():
         return ""
     apart = max(2.0, _APART * sw)
-    pairs = ((i, j) for i in members for j in (a, b))
+    pairs = ((i, j) for i in members for j in {a, b, a_near, b_near})
     if all(_pixel_gap(labels, _union_box(boxes[i], boxes[j]), ids[i], ids[j]) > apart for i, j in pairs):
         return found
     return ""

@@ -497,6 +497,32 @@ def test_pieces_of_digits_are_no_points():
     assert [s.parts for s in seg.segments][-2:] == [2, 1]  # the 5's bar is merged, as before
 
 
+def test_a_point_beside_a_digit_in_pieces_is_a_point():
+    # "2.53" with the 5 written as its bar and, apart, its bowl with a short stem: the
+    # bowl alone falls short of the digits' height, yet it is the point's neighbour, and
+    # the 3 beyond it is further from the point than a digit's height.
+    from mathocr.web.handwriting import GLYPHS
+
+    g, w, pen, dot = 80.0, 0.62 * 80.0, 8.0, 14.4
+    bowl = np.array(GLYPHS["5"][0][3:])
+    glyph = {c: [np.array(st) * (w, g) for st in GLYPHS[c]] for c in "23"}
+    five = [
+        np.array([[0.82, 0.05], [0.28, 0.05]]) * (w, g),
+        np.vstack([[0.24, 0.38], bowl]) * (w, g),
+    ]
+    x2, xp, x5, x3 = 60.0, 60.0 + w + 16, 60.0 + w + 16 + dot + 16, 60.0 + 2 * w + 48 + dot
+    marks = [
+        *(np.add(st, (x2, 60)) for st in glyph["2"]),
+        _disc(xp + dot / 2, 60 + g - dot / 2, dot, pen),
+        *(np.add(st, (x5, 60)) for st in five),
+        *(np.add(st, (x3, 60)) for st in glyph["3"]),
+    ]
+    seg = segment(write("", marks=marks))
+    assert seg.lines == 1
+    assert [named(s) for s in seg.segments] == [(), ("point",), (), ()]
+    assert [s.parts for s in seg.segments] == [1, 1, 2, 1]  # the 5's bar and bowl, one symbol
+
+
 def test_a_colon_is_one_segment_flagged_as_division():
     seg = segment(write("6:2"))
     assert len(seg.segments) == 3
