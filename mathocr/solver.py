@@ -65,7 +65,7 @@ drawings of UNIPEN's calibration writers' glyphs, seeds 11 and 12; not the bench
 0.2 -> 0.3: invalid drawings given a value 23.0% -> 20.0%, valid held-out-symbol
 drawings answered ``ok`` 62.5% -> 61.5%. 0.5 would give 17.0% and 59.0%, and would
 refuse a bracket that only the shape of a straight stroke makes (``SHAPES["upright"]``
-in :mod:`mathocr.decoding` gives it 0.2 of the row, a third of the rest)."""
+in :mod:`mathocr.decoding` gives it 0.3 of the row, three quarters of the rest)."""
 
 UNSURE_RATIO = 0.1
 """A valid reading at least this fraction as probable as the best one is an alternative,

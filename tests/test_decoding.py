@@ -138,6 +138,21 @@ def test_a_straight_stroke_may_close_a_bracket_within_min_valid():
     assert d.readings[0].probability >= MIN_VALID * np.prod(d.probabilities.max(axis=1))
 
 
+def test_two_straight_strokes_may_be_brackets_within_min_valid():
+    from mathocr.solver import MIN_VALID
+
+    # "((8))" whose outer brackets are drawn straight, each read as a 1: read as ones it
+    # is no expression, and the two shapes' shares must let the solver accept it.
+    one = {"1": 0.97}
+    p = apply_shapes(
+        rows(one, {"1": 0.9}, {"8": 0.95}, {"1": 0.9}, one),
+        [("upright",), ("open",), (), ("close",), ("upright",)],
+    )
+    d = decode(p)
+    assert "".join(d.readings[0].symbols) == "((8))"
+    assert d.readings[0].probability >= MIN_VALID * np.prod(d.probabilities.max(axis=1))
+
+
 def test_brackets_nest_up_to_max_depth():
     assert accepts("(" * MAX_DEPTH + "1" + ")" * MAX_DEPTH)
     assert not accepts("(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1))
