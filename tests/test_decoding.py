@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mathocr.decoding import (
     MAX_DEPTH,
+    SHAPES,
     accepts,
     align_columns,
     apply_shapes,
@@ -151,6 +152,20 @@ def test_two_straight_strokes_may_be_brackets_within_min_valid():
     d = decode(p)
     assert "".join(d.readings[0].symbols) == "((8))"
     assert d.readings[0].probability >= MIN_VALID * np.prod(d.probabilities.max(axis=1))
+
+
+def test_an_arc_the_classifier_is_sure_is_another_digit_is_a_loose_bracket():
+    # A 6 whose loop is a small curl at its foot passes for an arc; the classifier's
+    # near certainty makes it a bracket only as likely as a loose arc, not near certain.
+    p = apply_shapes(rows({"6": 0.99}, {"1": 0.9}, {"3": 0.995}), [("open",), (), ("close",)])
+    assert p[0, TOKENS.index("(")] == pytest.approx(SHAPES["loose_open"]["("])
+    assert p[2, TOKENS.index(")")] == pytest.approx(SHAPES["loose_close"][")"])
+    readings = {"".join(r.symbols): r.probability for r in decode(p).readings}
+    assert readings["613"] >= 0.9 * max(readings.values())  # a question, no longer "(1)" for sure
+    # An arc the classifier reads as a 1 (a curved stroke) stays a near-certain bracket.
+    p = apply_shapes(rows({"1": 0.99}, {"8": 0.95}, {"1": 0.99}), [("open",), (), ("close",)])
+    assert p[0, TOKENS.index("(")] == pytest.approx(SHAPES["open"]["("])
+    assert "".join(decode(p).symbols) == "(8)"
 
 
 def test_brackets_nest_up_to_max_depth():
