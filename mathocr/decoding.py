@@ -130,6 +130,7 @@ alone (1,045 of the training writers', 177 of the calibration writers', 232 of t
 held-out writers') are read so in 5, 2 and 1 cases (a ``)`` hooked as a ``7``, mostly)."""
 
 _SURE_ARC = {"open": "loose_open", "close": "loose_close"}
+# The columns of every token but those one stroke may be (a 1, a slash, a bracket).
 _NOT_STROKE = np.array([j for j, t in enumerate(TOKENS) if t not in ("1", "/", "(", ")")])
 
 
@@ -191,14 +192,14 @@ def apply_shapes(proba: np.ndarray, flags: Sequence[Sequence[str]]) -> np.ndarra
     out = np.array(proba, dtype=np.float64, copy=True)
     for i, remarks in enumerate(flags):
         flag = next((f for f in remarks if f in SHAPES), None)
+        if flag is None:
+            continue
         if flag in _SURE_ARC and out[i, _NOT_STROKE].max() >= ARC_VETO * out[i].sum():
             flag = _SURE_ARC[flag]
-        shape = SHAPES[flag] if flag is not None else None
-        if shape is not None:
-            row = out[i] / max(float(out[i].sum()), _FLOOR) * (1.0 - sum(shape.values()))
-            for token, p in shape.items():
-                row[TOKENS.index(token)] += p
-            out[i] = row
+        row = out[i] / max(float(out[i].sum()), _FLOOR) * (1.0 - sum(SHAPES[flag].values()))
+        for token, p in SHAPES[flag].items():
+            row[TOKENS.index(token)] += p
+        out[i] = row
     return out
 
 
