@@ -95,6 +95,7 @@ SHAPES: dict[str, dict[str, float]] = {
     "point": {".": 0.95},
     "colon": {"/": 0.95},
     "equals": {"=": 0.95},
+    "joined_equals": {"=": 0.5},
     "open": {"(": 0.9},
     "close": {")": 0.9},
     "loose_open": {"(": 0.5},
@@ -104,7 +105,9 @@ SHAPES: dict[str, dict[str, float]] = {
 """Segmentation flags (:attr:`mathocr.segmentation.Segment.flags`) that name tokens by
 their shape, and the probability the flag gives each; the rest keeps the classifier's
 reading. A dot on the baseline between digits, two stacked dots, two stacked bars are
-near certain (two bars might still be a ``÷`` whose dots were lost); an upright arc is a
+near certain (two bars might still be a ``÷`` whose dots were lost), a line's last mark of
+one flat piece crossing two strokes a ``=`` as likely as not (a ``=`` in one stroke, or a
+``-`` left unfinished: the grammar and the classifier decide); an upright arc is a
 bracket, or a curved ``1`` the grammar can still read as one (on UNIPEN's training
 writers 77-83% of brackets are arcs, 2.6% of ones); an arc that leans or is hooked at
 its ends (``[``) is a bracket more likely than not; a straight upright stroke is a ``1``

@@ -679,3 +679,38 @@ def test_brackets_are_told_by_their_arc():
     # A slash leans: neither a bracket nor an upright 1.
     seg = segment(write("8/2"))
     assert [s.flags for s in seg.segments] == [(), (), ()]
+
+
+def _z_equals(x: float, g: float = 80.0, top: float = 60.0) -> np.ndarray:
+    """A ``=`` in one stroke: the upper bar, back down to the left, the lower bar."""
+    upper, lower = top + 0.38 * g, top + 0.62 * g
+    return np.array([(x, upper), (x + 0.5 * g, upper), (x, lower), (x + 0.5 * g, lower)])
+
+
+def test_a_joined_equals_ends_a_line_not_its_middle():
+    end = max(s.box[0] + s.box[2] for s in segment(write("12+69")).segments) + 30
+    seg = segment(write("12+69", marks=[_z_equals(end)]))
+    assert len(seg.segments) == 6 and seg.segments[-1].parts == 1
+    assert [s.flags for s in seg.segments][-1] == ("joined_equals",)
+    # the same stroke between two numbers is a - or * of one writer as often: no flag
+    seg = segment(write("12  69"))
+    x = (seg.segments[1].box[0] + seg.segments[1].box[2] + seg.segments[2].box[0]) / 2 - 20
+    seg = segment(write("12  69", marks=[_z_equals(x)]))
+    assert len(seg.segments) == 5 and "joined_equals" not in seg.segments[2].flags
+    # a plain bar at the end is a minus, an unfinished expression
+    assert segment(write("12+69-")).segments[-1].flags == ()
+
+
+def test_stacked_share_counts_columns_that_cross_two_strokes():
+    from mathocr.segmentation import _stacked_share
+
+    bar = np.zeros((12, 30), bool)
+    bar[4:8, :] = True
+    assert _stacked_share(bar, 4.0) == 0.0
+    z = bar.copy()
+    z[4:8, :] = False
+    z[1:3, :] = True
+    z[9:11, :] = True
+    assert _stacked_share(z, 4.0) == 1.0
+    assert _stacked_share(z, 20.0) == 0.0  # the gap is narrower than half such a pen
+    assert _stacked_share(np.zeros((5, 5), bool), 2.0) == 0.0

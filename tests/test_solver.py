@@ -656,3 +656,16 @@ def test_a_large_jpeg_is_decoded_reduced_and_answered_in_its_pixels(stored):
     assert all(x <= t.box[0] <= t.box[0] + t.box[2] <= x + w and y <= t.box[1] < y + h for t in fast.tokens)
     for a, b in zip(fast.tokens, full.tokens, strict=True):
         assert max(abs(u - v) for u, v in zip(a.box, b.box, strict=True)) <= 8
+
+
+@pytest.mark.parametrize(("read", "status", "others"), [("-", "ok", []), ("5", "unsure", ["12+695"])])
+def test_a_joined_equals_at_the_end_is_a_compute_or_a_question(read, status, others):
+    from mathocr.segmentation import segment
+
+    from .test_segmentation import _z_equals, write
+
+    end = max(s.box[0] + s.box[2] for s in segment(write("12+69")).segments) + 30
+    page = write("12+69", marks=[_z_equals(end)])
+    sol = Solver(scripted(*"12+69", read)).solve(page)
+    assert (sol.expression, sol.value, sol.status) == ("12+69=", 81, status)
+    assert [a.expression for a in sol.alternatives] == others
