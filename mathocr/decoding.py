@@ -95,7 +95,7 @@ SHAPES: dict[str, dict[str, float]] = {
     "point": {".": 0.95},
     "colon": {"/": 0.95},
     "equals": {"=": 0.95},
-    "joined_equals": {"=": 0.5},
+    "joined_equals": {"=": 0.45},
     "open": {"(": 0.9},
     "close": {")": 0.9},
     "loose_open": {"(": 0.5},
@@ -106,8 +106,10 @@ SHAPES: dict[str, dict[str, float]] = {
 their shape, and the probability the flag gives each; the rest keeps the classifier's
 reading. A dot on the baseline between digits, two stacked dots, two stacked bars are
 near certain (two bars might still be a ``÷`` whose dots were lost), a line's last mark of
-one flat piece crossing two strokes a ``=`` as likely as not (a ``=`` in one stroke, or a
-``-`` left unfinished: the grammar and the classifier decide); an upright arc is a
+one flat piece crossing two strokes a ``=`` nearly as likely as not (a ``=`` in one stroke,
+or a ``-`` left unfinished: under 0.5, so a ``-`` read at 0.82 or more stays the reading as
+read, and the answer asks; at 0.5 one invalid drawing of the bench, a trailing operator, was
+answered as sure); an upright arc is a
 bracket, or a curved ``1`` the grammar can still read as one (on UNIPEN's training
 writers 77-83% of brackets are arcs, 2.6% of ones); an arc that leans or is hooked at
 its ends (``[``) is a bracket more likely than not; a straight upright stroke is a ``1``

@@ -157,7 +157,8 @@ class Segment:
         same bulge in a stroke that leans or is hooked at its ends, ``[``: likelier a
         bracket than not) or ``"upright"`` (a ``1``, or a straight bracket: the grammar
         decides), or for a line's last mark ``"joined_equals"`` (one flat piece crossing
-        two strokes: a ``=`` drawn in one stroke, as likely as not; :data:`EQUALS_JOINED`).
+        two strokes: a ``=`` drawn in one stroke, nearly as likely as not;
+        :data:`EQUALS_JOINED`).
         Then ``"tall"`` (far taller than the line's
         symbols), ``"wide"`` (far wider) and ``"loops"`` (ink enclosing three holes or
         more: :data:`SCRIBBLE_LOOPS`), for marks that may be no one symbol.
@@ -1109,8 +1110,10 @@ EQUALS_JOINED = (0.6, 1.3, 0.45)
 of the line's height, at least this many times as wide as high, with two strokes one over
 the other (a gap of half a pen or more) in at least this share of its columns: a ``=``
 drawn in one stroke (upper bar, back, lower bar), or bars a wide pen ran together, which
-the classifier reads as ``-``, ``5`` or ``2``. Flagged ``"joined_equals"``: a ``=`` as
-likely as not, the grammar decides. Only at a line's end, where a ``-`` or ``*`` makes no
+the classifier reads as ``-``, ``5`` or ``2``. Flagged ``"joined_equals"``: nearly as
+likely a ``=`` as not (:data:`mathocr.decoding.SHAPES`), so that a reading the classifier
+is sure of stays what was read and the answer asks (``12+69=`` or ``12+69-``, the
+unfinished minus). Only at a line's end, where a ``-`` or ``*`` makes no
 expression: in the middle of one, a ``-`` or ``*`` of one writer in thirty has the same
 shape. Measured on the development forms and expressions (600 forms of UNIPEN's held-out
 writers' glyphs, 600 of the calibration writers', 1,000 expressions of the held-out
