@@ -109,8 +109,7 @@ near certain (two bars might still be a ``÷`` whose dots were lost), a line's l
 one flat piece crossing two strokes a ``=`` nearly as likely as not (a ``=`` in one stroke,
 or a ``-`` left unfinished: under 0.5, so a ``-`` read at 0.82 or more stays the reading as
 read, and the answer asks; at 0.5 one invalid drawing of the bench, a trailing operator, was
-answered as sure), and such a mark within a line too where the classifier reads it as a
-digit (``"maybe_equals"``, see :func:`apply_shapes`); an upright arc is a
+answered as sure); an upright arc is a
 bracket, or a curved ``1`` the grammar can still read as one (on UNIPEN's training
 writers 77-83% of brackets are arcs, 2.6% of ones); an arc that leans or is hooked at
 its ends (``[``) is a bracket more likely than not; a straight upright stroke is a ``1``
@@ -186,9 +185,7 @@ def apply_shapes(proba: np.ndarray, flags: Sequence[Sequence[str]]) -> np.ndarra
     -------
     ndarray of shape (n, len(TOKENS))
         A copy; a flagged row is its shape's probability (:data:`SHAPES`) on its token,
-        the rest the classifier's row scaled down. A row flagged ``"maybe_equals"`` is
-        given the share of ``"joined_equals"`` when the classifier reads it as a digit,
-        and is left as it is otherwise.
+        the rest the classifier's row scaled down.
 
     Examples
     --------
@@ -200,10 +197,6 @@ def apply_shapes(proba: np.ndarray, flags: Sequence[Sequence[str]]) -> np.ndarra
     out = np.array(proba, dtype=np.float64, copy=True)
     for i, remarks in enumerate(flags):
         flag = next((f for f in remarks if f in SHAPES), None)
-        if "maybe_equals" in remarks and int(np.argmax(out[i])) in _DIGIT_COLS:
-            # Within a line a flat mark of two strokes is a "-" or "*" as often as a "=";
-            # only a digit, which no such mark is, gives way.
-            flag = "joined_equals"
         if flag is None:
             continue
         if flag in _SURE_ARC and out[i, _NOT_STROKE].max() >= ARC_VETO * out[i].sum():

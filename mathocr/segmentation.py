@@ -156,9 +156,9 @@ class Segment:
         left, ``(``), ``"close"`` (``)``), ``"loose_open"`` or ``"loose_close"`` (the
         same bulge in a stroke that leans or is hooked at its ends, ``[``: likelier a
         bracket than not) or ``"upright"`` (a ``1``, or a straight bracket: the grammar
-        decides), or for one flat piece crossing two strokes, a ``=`` drawn in one stroke
-        (:data:`EQUALS_JOINED`), ``"joined_equals"`` at a line's end (nearly as likely a
-        ``=`` as not) and ``"maybe_equals"`` within it (a ``=`` if read as a digit).
+        decides), or for a line's last mark ``"joined_equals"`` (one flat piece crossing
+        two strokes: a ``=`` drawn in one stroke, nearly as likely as not;
+        :data:`EQUALS_JOINED`).
         Then ``"tall"`` (far taller than the line's
         symbols), ``"wide"`` (far wider) and ``"loops"`` (ink enclosing three holes or
         more: :data:`SCRIBBLE_LOOPS`), for marks that may be no one symbol.
@@ -1113,17 +1113,14 @@ drawn in one stroke (upper bar, back, lower bar), or bars a wide pen ran togethe
 the classifier reads as ``-``, ``5`` or ``2``. Flagged ``"joined_equals"``: nearly as
 likely a ``=`` as not (:data:`mathocr.decoding.SHAPES`), so that a reading the classifier
 is sure of stays what was read and the answer asks (``12+69=`` or ``12+69-``, the
-unfinished minus). That is at a line's end, where a ``-`` or ``*`` makes no expression;
-within a line, where a ``-`` or ``*`` of one writer in thirty has the same shape, the mark
-is flagged ``"maybe_equals"``: a ``=`` only if the classifier reads it as a digit
-(:func:`mathocr.decoding.apply_shapes`), as it reads a ``=`` drawn as a ``Z`` (``5``, ``2``).
-Measured on the development forms and expressions (600 forms of UNIPEN's held-out
+unfinished minus). Only at a line's end, where a ``-`` or ``*`` makes no
+expression: in the middle of one, a ``-`` or ``*`` of one writer in thirty has the same
+shape. Measured on the development forms and expressions (600 forms of UNIPEN's held-out
 writers' glyphs, 600 of the calibration writers', 1,000 expressions of the held-out
 writers'; seeds 77 and 79, not the bench's): of their 383 ``=``, 344 are found as two
 bars; of the 39 others, 8 are the last mark of their line and meet this rule, and no other
-last mark does (a ``-``, ``*`` or digit); within lines it also takes 9 ``-`` and 57
-``*``, and no digit. Forms read right: 7 more at lines' ends, 3 more within them (the
-check form ``618-25=590``), none fewer."""
+last mark does (a ``-``, ``*`` or digit); anywhere on the line it would also take 9 ``-``
+and 57 ``*``."""
 
 
 def _stacked_share(own: np.ndarray, sw: float) -> float:
@@ -1473,11 +1470,12 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
         last = i + 1 == len(segments) or segments[i + 1].line != s.line
         w, h = s.box[2], s.box[3]
         if (
-            s.parts == 1
+            last
+            and s.parts == 1
             and not s.flags
             and h < low * line_h * scale
             and w >= flat * h
             and _stacked_share(s.crop > 0, sw) >= share
         ):
-            segments[i] = dataclasses.replace(s, flags=("joined_equals" if last else "maybe_equals",))
+            segments[i] = dataclasses.replace(s, flags=("joined_equals",))
     return Segmentation(segments, line_h * scale, sw * scale, n_lines, dark_ink, warnings)

@@ -673,21 +673,3 @@ def test_a_joined_equals_at_the_end_is_a_compute_or_a_question(read, p, status, 
     sol = Solver(ScriptedClassifier([*(one_hot(c) for c in "12+69"), one_hot(read, p)])).solve(page)
     assert (sol.expression, sol.value, sol.status) == ("12+69=", 81, status)
     assert [a.expression for a in sol.alternatives] == others
-
-
-@pytest.mark.parametrize(
-    ("read", "expression", "status"), [("5", "12=12", "unsure"), ("-", "12-12", "ok"), ("*", "12*12", "ok")]
-)
-def test_a_joined_equals_within_a_line_is_a_equals_only_where_read_as_a_digit(read, expression, status):
-    from mathocr.segmentation import segment
-
-    from .test_segmentation import _z_equals, write
-
-    seg = segment(write("12  12"))
-    x = (seg.segments[1].box[0] + seg.segments[1].box[2] + seg.segments[2].box[0]) / 2 - 20
-    page = write("12  12", marks=[_z_equals(x)])
-    rows = [*(one_hot(c) for c in "12"), one_hot(read, 0.7), *(one_hot(c) for c in "12")]
-    sol = Solver(ScriptedClassifier(rows)).solve(page)
-    assert (sol.expression, sol.status) == (expression, status)
-    if read == "5":  # a Z-shaped "=" read as a 5: the check, with the 5 to choose
-        assert sol.correct is True and [a.expression for a in sol.alternatives] == ["12512"]
