@@ -699,6 +699,14 @@ def test_a_joined_equals_ends_a_line_not_its_middle():
     assert len(seg.segments) == 5 and "joined_equals" not in seg.segments[2].flags
     # a plain bar at the end is a minus, an unfinished expression
     assert segment(write("12+69-")).segments[-1].flags == ()
+    # two bars one over the other that barely overlap are a = too; side by side, a broken minus
+    y0, y1 = 60 + 0.38 * 80, 60 + 0.62 * 80
+    offset = [np.array([(end, y0), (end + 36, y0)]), np.array([(end + 32, y1), (end + 68, y1)])]
+    seg = segment(write("12+69", marks=offset))
+    assert len(seg.segments) == 6 and seg.segments[-1].parts == 2
+    assert seg.segments[-1].flags == ("joined_equals",)
+    broken = [np.array([(end, y1), (end + 24, y1)]), np.array([(end + 36, y1), (end + 60, y1)])]
+    assert all(s.flags == () for s in segment(write("12+69", marks=broken)).segments)
 
 
 def test_stacked_share_counts_columns_that_cross_two_strokes():
