@@ -102,28 +102,27 @@ SHAPES: dict[str, dict[str, float]] = {
     "loose_close": {")": 0.5},
     "upright": {"(": 0.3, ")": 0.3},
 }
-"""Segmentation flags (:attr:`mathocr.segmentation.Segment.flags`) that name tokens by
-their shape, and the probability the flag gives each; the rest keeps the classifier's
-reading. A dot on the baseline between digits, two stacked dots, two stacked bars are
-near certain (two bars might still be a ``÷`` whose dots were lost), a line's last mark of
-one flat piece crossing two strokes a ``=`` nearly as likely as not (a ``=`` in one stroke,
-or a ``-`` left unfinished: under 0.5, so a ``-`` read at 0.82 or more stays the reading as
-read, and the answer asks; at 0.5 one invalid drawing of the bench, a trailing operator, was
-answered as sure); an upright arc is a
-bracket, or a curved ``1`` the grammar can still read as one (on UNIPEN's training
-writers 77-83% of brackets are arcs, 2.6% of ones); an arc that leans or is hooked at
-its ends (``[``) is a bracket more likely than not; a straight upright stroke is a ``1``
-or a straight bracket, which only a bracket on the other side can tell (segmentation
-flags ``"upright"`` only on a line with an arc, and there any mark taller than the
-digits too). Its bracket share must stay at least
+"""Segmentation flags (:attr:`mathocr.segmentation.Segment.flags`) that name tokens by their
+shape, and the probability the flag gives each; the rest keeps the classifier's reading. A
+dot on the baseline between digits, two stacked dots, two stacked bars are near certain (two
+bars might still be a ``÷`` whose dots were lost), a line's last mark of one flat piece
+crossing two strokes (or of two barely overlapping bars) a ``=`` nearly as likely as not (a
+``=`` drawn joined, or a ``-`` left unfinished: under 0.5, so a ``-`` read at 0.82 or more
+stays the reading as read, and the answer asks; at 0.5 one invalid drawing of the bench, a
+trailing operator, was answered as sure); an upright arc is a bracket, or a curved ``1`` the
+grammar can still read as one (on UNIPEN's training writers 77-83% of brackets are arcs,
+2.6% of ones); an arc that leans or is hooked at its ends (``[``) is a bracket more likely
+than not; a straight upright stroke is a ``1`` or a straight bracket, which only a bracket
+on the other side can tell (segmentation flags ``"upright"`` only on a line with an arc, and
+there any mark taller than the digits too). Its bracket share must stay at least
 :data:`mathocr.solver.MIN_VALID` of the rest, or a reading that needs the bracket is
-refused: at 0.1 against ``MIN_VALID`` 0.2, UNIPEN calibration writers' bracketed
-expressions (120, seed 11; not the bench's) went from 20.0% to 18.3% exact, at 0.2 20.8%.
-With today's model and ``MIN_VALID`` 0.3 (thirteenth sitting), the development forms'
-bracketed expressions (100 each of UNIPEN's held-out and calibration writers' glyphs, seed
-77; not the bench's) read 75 and 52 right at 0.2, 78 and 52 at 0.25, 81 and 53 at 0.3, 82
-and 49 at 0.35; giving it only to strokes taller than the digits was no better (81 and 54
-from 0.95 of their height, 78 and 55 from 1.05, 76 and 53 from 1.15)."""
+refused: at 0.1 against ``MIN_VALID`` 0.2, UNIPEN calibration writers' bracketed expressions
+(120, seed 11; not the bench's) went from 20.0% to 18.3% exact, at 0.2 20.8%. With today's
+model and ``MIN_VALID`` 0.3 (thirteenth sitting), the development forms' bracketed
+expressions (100 each of UNIPEN's held-out and calibration writers' glyphs, seed 77; not the
+bench's) read 75 and 52 right at 0.2, 78 and 52 at 0.25, 81 and 53 at 0.3, 82 and 49 at
+0.35; giving it only to strokes taller than the digits was no better (81 and 54 from 0.95 of
+their height, 78 and 55 from 1.05, 76 and 53 from 1.15)."""
 
 
 ARC_VETO = 0.98

@@ -157,11 +157,10 @@ class Segment:
         same bulge in a stroke that leans or is hooked at its ends, ``[``: likelier a
         bracket than not) or ``"upright"`` (a ``1``, or a straight bracket: the grammar
         decides), or for a line's last mark ``"joined_equals"`` (one flat piece crossing
-        two strokes: a ``=`` drawn in one stroke, nearly as likely as not;
-        :data:`EQUALS_JOINED`).
-        Then ``"tall"`` (far taller than the line's
-        symbols), ``"wide"`` (far wider) and ``"loops"`` (ink enclosing three holes or
-        more: :data:`SCRIBBLE_LOOPS`), for marks that may be no one symbol.
+        two strokes, or two flat bars barely overlapping: a ``=`` drawn joined, nearly as
+        likely as not; :data:`EQUALS_JOINED`). Then ``"tall"`` (far taller than the
+        line's symbols), ``"wide"`` (far wider) and ``"loops"`` (ink enclosing three holes
+        or more: :data:`SCRIBBLE_LOOPS`), for marks that may be no one symbol.
     """
 
     box: tuple[int, int, int, int]
@@ -1096,13 +1095,19 @@ def _is_equals(part_boxes: np.ndarray) -> bool:
     if len(part_boxes) != 2:
         return False
     w = part_boxes[:, 2] - part_boxes[:, 0]
-    h = part_boxes[:, 3] - part_boxes[:, 1]
-    flat = bool(np.all(w >= EQUALS_FLAT * h))
     similar = w.min() >= EQUALS_SIMILAR * w.max()
     a, b = part_boxes[np.argsort(part_boxes[:, 1] + part_boxes[:, 3])]
     over = min(a[2], b[2]) - max(a[0], b[0]) >= 0.3 * w.min()
+    return bool(_flat_and_stacked(part_boxes) and similar and over)
+
+
+def _flat_and_stacked(part_boxes: np.ndarray) -> bool:
+    """Two pieces, each :data:`EQUALS_FLAT` times as wide as high, one over the other."""
+    w = part_boxes[:, 2] - part_boxes[:, 0]
+    h = part_boxes[:, 3] - part_boxes[:, 1]
+    a, b = part_boxes[np.argsort(part_boxes[:, 1] + part_boxes[:, 3])]
     stacked = (b[1] + b[3]) - (a[1] + a[3]) >= h.max()  # centres half the taller bar apart
-    return bool(flat and similar and over and stacked)
+    return bool(np.all(w >= EQUALS_FLAT * h) and stacked)
 
 
 EQUALS_JOINED = (0.6, 1.3, 0.45)
@@ -1147,17 +1152,12 @@ def _stacked_share(own: np.ndarray, sw: float) -> float:
 
 
 def _offset_bars(own: np.ndarray) -> bool:
-    """Two flat pieces, one over the other, overlapping too little for :func:`_is_equals`."""
+    """A mark of two flat pieces one over the other, however little they overlap."""
     labels, n = ndimage.label(own, structure=_EIGHT)
     if n != 2:
         return False
     slices = ndimage.find_objects(labels)
-    part_boxes = np.array([[sl[1].start, sl[0].start, sl[1].stop, sl[0].stop] for sl in slices])
-    w = part_boxes[:, 2] - part_boxes[:, 0]
-    h = part_boxes[:, 3] - part_boxes[:, 1]
-    a, b = part_boxes[np.argsort(part_boxes[:, 1] + part_boxes[:, 3])]
-    stacked = (b[1] + b[3]) - (a[1] + a[3]) >= h.max()
-    return bool(np.all(w >= EQUALS_FLAT * h) and stacked)
+    return _flat_and_stacked(np.array([[sl[1].start, sl[0].start, sl[1].stop, sl[0].stop] for sl in slices]))
 
 
 def _is_obelus(part_boxes: np.ndarray) -> bool:
