@@ -1151,13 +1151,25 @@ def _stacked_share(own: np.ndarray, sw: float) -> float:
     return stacked / inked if inked else 0.0
 
 
-def _offset_bars(own: np.ndarray) -> bool:
-    """A mark of two flat pieces one over the other, however little they overlap."""
-    labels, n = ndimage.label(own, structure=_EIGHT)
-    if n != 2:
+def _joined_equals(own: np.ndarray, part_boxes: np.ndarray, line_h: float, sw: float) -> bool:
+    """A low flat mark that is a ``=`` drawn joined (:data:`EQUALS_JOINED`), wherever it stands.
+
+    Examples
+    --------
+    >>> bars = np.zeros((9, 20), bool); bars[1:3, :] = True; bars[6:8, :] = True; bars[:, :2] = True
+    >>> _joined_equals(bars, np.array([[0, 0, 20, 9]]), line_h=30.0, sw=2.0)   # a "⊏": one piece
+    True
+    >>> _joined_equals(bars, np.array([[0, 0, 20, 9]]), line_h=12.0, sw=2.0)   # as tall as a digit
+    False
+    """
+    low, flat, share = EQUALS_JOINED
+    x0, y0 = part_boxes[:, :2].min(axis=0)
+    x1, y1 = part_boxes[:, 2:].max(axis=0)
+    if not (y1 - y0 < low * line_h and x1 - x0 >= flat * (y1 - y0)):
         return False
-    slices = ndimage.find_objects(labels)
-    return _flat_and_stacked(np.array([[sl[1].start, sl[0].start, sl[1].stop, sl[0].stop] for sl in slices]))
+    if len(part_boxes) == 1:
+        return _stacked_share(own, sw) >= share
+    return len(part_boxes) == 2 and _flat_and_stacked(part_boxes)
 
 
 def _is_obelus(part_boxes: np.ndarray) -> bool:
@@ -1431,7 +1443,12 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     segments: list[Segment] = []
     uprights: list[tuple[int, np.ndarray, bool]] = []  # upright marks that are no arc: a 1, or a bracket
     flat_signal_scale = 127.0 / max(level - thr, 1.0)
-    for g in np.unique(group):
+    groups = np.unique(group)
+    # Each line's last symbol (the rightmost by its centre, as they are ordered below), the
+    # one place a "=" drawn joined is looked for: later keys of the dict win.
+    centre = {g: (boxes[group == g, 0].min() + boxes[group == g, 2].max()) / 2.0 for g in groups}
+    ends = set({int(line[np.argmax(group == g)]): g for g in sorted(groups, key=centre.__getitem__)}.values())
+    for g in groups:
         members = np.flatnonzero(group == g)
         pb = boxes[members]
         x0, y0 = int(pb[:, 0].min()), int(pb[:, 1].min())
@@ -1468,6 +1485,8 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
             flags.append("wide")
         if _loops(own, sw) >= SCRIBBLE_LOOPS:
             flags.append("loops")
+        if not flags and g in ends and _joined_equals(own, pb, line_h, sw):
+            flags.append("joined_equals")
         ox0, oy0 = math.floor(x0 * scale), math.floor(y0 * scale)
         ox1, oy1 = min(orig_w, math.ceil(x1 * scale)), min(orig_h, math.ceil(y1 * scale))
         segments.append(
@@ -1481,13 +1500,4 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
         if segments[i].line in arcs and (taller or _bracket_shape(own) is not None):
             segments[i] = dataclasses.replace(segments[i], flags=(*segments[i].flags, "upright"))
     segments.sort(key=lambda s: (s.line, s.box[0] + s.box[2] / 2.0))
-    low, flat, share = EQUALS_JOINED
-    for i, s in enumerate(segments):
-        last = i + 1 == len(segments) or segments[i + 1].line != s.line
-        w, h = s.box[2], s.box[3]
-        if not (last and not s.flags and h < low * line_h * scale and w >= flat * h):
-            continue
-        own = s.crop > 0
-        if (s.parts == 1 and _stacked_share(own, sw) >= share) or (s.parts == 2 and _offset_bars(own)):
-            segments[i] = dataclasses.replace(s, flags=("joined_equals",))
     return Segmentation(segments, line_h * scale, sw * scale, n_lines, dark_ink, warnings)
