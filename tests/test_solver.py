@@ -327,6 +327,35 @@ def test_unreadable_marks_are_no_expression():
     assert sol.code == "no_expression" and sol.value is None and len(sol.tokens) == 3
 
 
+@pytest.mark.parametrize(
+    ("marks", "refused"),
+    [("1?2?", True), ("?7", True), ("1?2", False), ("1?2?4?", True), ("12?4?6", False)],
+)
+def test_half_the_marks_unreadable_is_no_expression(marks, refused):
+    # A word of letters reads as digits nobody is sure of: when half of its marks or more
+    # are hard to read, there is no expression; a stray hard mark in an expression is read.
+    flat = np.full(len(CLASSES), 1 / len(CLASSES))
+    sol = Solver(ScriptedClassifier([flat if m == "?" else one_hot(m) for m in marks])).solve(
+        draw_page("1" * len(marks))[0]
+    )
+    assert (sol.code == "no_expression") is refused
+    assert len(sol.tokens) == len(marks)
+
+
+def test_a_stroke_torn_between_one_and_slash_is_for_its_line_to_read():
+    # "1/22" with both strokes in doubt is two marks of four hard to read by their top
+    # reading, but a stroke is a 1 or a / and the line says which; alone, it says nothing.
+    torn = np.full(len(CLASSES), 0.05 / (len(CLASSES) - 2))
+    torn[CLASSES.index("1")], torn[CLASSES.index("/")] = 0.5, 0.45
+    slash = torn.copy()
+    slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.45, 0.5
+    sol = Solver(ScriptedClassifier([torn, slash, one_hot("2"), one_hot("2")])).solve(draw_page("1111")[0])
+    assert sol.code is None and sol.status == "unsure"
+    assert "1/22" in {sol.expression, *(a.expression for a in sol.alternatives)}
+    sol = Solver(ScriptedClassifier([slash])).solve(draw_page("1")[0])
+    assert (sol.code, sol.value) == ("no_expression", None)
+
+
 def test_two_minus_signs_are_malformed_not_one_minus():
     sol = Solver(scripted("2", "-", "-", "3")).solve(draw_page("1--1", gap=16)[0])
     assert (sol.code, sol.expression, sol.value) == ("malformed_expression", "2--3", None)
@@ -374,13 +403,13 @@ def test_doubts_are_warned_in_plain_words():
     # A "+" the model half believes at the end: read as the digit, and said so.
     row = np.full(len(CLASSES), 0.01)
     row[CLASSES.index("+")], row[CLASSES.index("2")] = 0.5, 0.38
-    sol = Solver(ScriptedClassifier([one_hot("8"), row])).solve(draw_page("11")[0])
-    assert sol.expression == "82"
-    assert "the 2nd symbol could be 2 or +" in sol.warnings
-    # ... and not as sure: "8+" as read, not finished, is the other reading offered.
+    sol = Solver(ScriptedClassifier([one_hot("1"), one_hot("8"), row])).solve(draw_page("111")[0])
+    assert sol.expression == "182"
+    assert "the 3rd symbol could be 2 or +" in sol.warnings
+    # ... and not as sure: "18+" as read, not finished, is the other reading offered.
     assert sol.status == "unsure"
     assert [(a.expression, a.value, a.code) for a in sol.alternatives] == [
-        ("8+", None, "incomplete_expression")
+        ("18+", None, "incomplete_expression")
     ]
     assert sol.alternatives[0].confidence > sol.confidence
     assert sol.to_dict()["alternatives"][0]["code"] == "incomplete_expression"
