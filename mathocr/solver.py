@@ -729,12 +729,12 @@ class Solver:
         prior = geometry_log_prior(boxes, line_height, flags=flags)
         # A mark is unreadable when the classifier cannot tell what it is; the share a
         # shape gives to other tokens (a straight stroke may be a bracket) is no doubt of its.
-        lifted = normalise(proba, prior)
-        own = lifted.max(axis=1)
+        with_prior = normalise(proba, prior)
+        own = with_prior.max(axis=1)
         if len(segments) > 1:
             # One stroke is a 1 or a slash, and which is for the line to say (the grammar,
             # its height): torn between the two, the mark is not hard to read. Alone it is.
-            own = np.maximum(own, lifted[:, _ONE_OR_SLASH].sum(axis=1))
+            own = np.maximum(own, with_prior[:, _ONE_OR_SLASH].sum(axis=1))
         proba = apply_shapes(proba, flags)
         decoded = decode(proba, prior)
         q = decoded.probabilities
