@@ -406,6 +406,23 @@ def _shown(tokens: Sequence[str]) -> str:
     return out
 
 
+def _unreadable(hard: list[int], n: int) -> NoExpressionError:
+    """Why a drawing of ``n`` marks, those at ``hard`` hard to read, holds no expression.
+
+    Examples
+    --------
+    >>> str(_unreadable([1, 3], 4))
+    'the 2nd and 4th of 4 symbols are hard to read: write them again'
+    """
+    if len(hard) == n:
+        return NoExpressionError("nothing here reads as numbers and signs: write digits and + − × ÷ = ( )")
+    names = [ordinal(i + 1) for i in hard]
+    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) == 1:
+        return NoExpressionError(f"the {which} of {n} symbols is hard to read: write it again")
+    return NoExpressionError(f"the {which} of {n} symbols are hard to read: write them again")
+
+
 def _explain(as_read: list[str]) -> MathOCRError:
     """Why the symbols, as read, are no expression: the error a person can act on."""
     shown = _shown(as_read)
@@ -754,9 +771,9 @@ class Solver:
             Token(t, float(proba[i, TOKENS.index(t)]), s.box)
             for i, (t, s) in enumerate(zip(as_read, segments, strict=True))
         ]
-        if readable.count(False) >= UNREADABLE_SHARE * len(readable):
-            exc = NoExpressionError("nothing here reads as numbers and signs: write digits and + − × ÷ = ( )")
-            return Solution.failure(exc, read_tokens, warnings, read_confidence)
+        hard = [i for i, ok in enumerate(readable) if not ok]
+        if len(hard) >= UNREADABLE_SHARE * len(readable):
+            return Solution.failure(_unreadable(hard, len(readable)), read_tokens, warnings, read_confidence)
         if decoded.readings[0].probability < self.min_valid * read_confidence:
             # The classifier is sure of symbols that make no expression: say what was read
             # rather than bend a confident symbol into the nearest valid reading.

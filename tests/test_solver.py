@@ -12,7 +12,7 @@ from PIL import Image
 
 from mathocr.errors import ImageError, RegionError, UnsupportedImageError
 from mathocr.region import Region
-from mathocr.solver import Solution, Solver, Token
+from mathocr.solver import Solution, Solver, Token, ordinal
 from mathocr.symbols import CLASSES
 
 from ._expr_drawing import (
@@ -340,6 +340,11 @@ def test_half_the_marks_unreadable_is_no_expression(marks, refused):
     )
     assert (sol.code == "no_expression") is refused
     assert len(sol.tokens) == len(marks)
+    if refused:
+        # It names the marks to write again, not "nothing here reads".
+        hard = [i + 1 for i, m in enumerate(marks) if m == "?"]
+        assert f"of {len(marks)} symbol" in sol.error and "nothing here" not in sol.error
+        assert all(ordinal(i) in sol.error for i in hard)
 
 
 def test_a_stroke_torn_between_one_and_slash_is_for_its_line_to_read():
