@@ -92,7 +92,7 @@ the line tells which (a valid ``1/22`` has two such marks of four). On the devel
 sets (not the benchmark's), invalid drawings given a value fell from 188 to 151 of 1,200
 (UNIPEN's held-out writers' glyphs, seed 77; letters 94 -> 57 of 200) and from 122 to 98 of
 600 (calibration writers', seed 5; letters 49 -> 25 of 100); of 5,700 valid drawings, 5 more
-were read right (refused before: two strokes of three hard to read) and none fewer. Half
+were read right (refused before: torn strokes were most of their marks) and none fewer. Half
 or more without the strokes' exception refused 7 valid drawings read right (``1/22``,
 ``51/5``); the exception for a lone mark too would give a lone ``/`` the value 1. A drawing
 of one readable mark and one hard one (``8`` and a ``+`` read at 0.5) is refused: no value
