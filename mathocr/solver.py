@@ -417,9 +417,9 @@ def _unreadable(hard: list[int], n: int) -> NoExpressionError:
     if len(hard) == n:
         return NoExpressionError("nothing here reads as numbers and signs: write digits and + − × ÷ = ( )")
     names = [ordinal(i + 1) for i in hard]
-    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     if len(names) == 1:
-        return NoExpressionError(f"the {which} of {n} symbols is hard to read: write it again")
+        return NoExpressionError(f"the {names[0]} of {n} symbols is hard to read: write it again")
+    which = ", ".join(names[:-1]) + " and " + names[-1]
     return NoExpressionError(f"the {which} of {n} symbols are hard to read: write them again")
 
 
