@@ -157,7 +157,7 @@ def shadow(page: np.ndarray, depth: float = 0.6, seed: int = 0) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def one_hot(symbol: str, p: float = 0.9, classes=CLASSES) -> np.ndarray:
+def one_hot(symbol: str, p: float = 0.95, classes=CLASSES) -> np.ndarray:
     row = np.full(len(classes), (1.0 - p) / (len(classes) - 1))
     row[list(classes).index(symbol)] = p
     return row
@@ -170,7 +170,7 @@ class ShapeClassifier:
     ``classes_``. Each call is recorded in ``calls`` (number of crops).
     """
 
-    def __init__(self, p: float = 0.9):
+    def __init__(self, p: float = 0.95):
         self.classes_ = np.array(list("+-*/") + list("9876543210"))
         self.p = p
         self.calls: list[int] = []
