@@ -2,12 +2,13 @@
 
 Each symbol's classifier probabilities are combined with the grammar of
 :mod:`mathocr.expression` by a k-best Viterbi search over a finite automaton that
-accepts exactly its statements up to :data:`MAX_DEPTH` nested brackets. Its states
-are ``(phase, depth, side)``: ``phase`` says what may come next (an operand with or
-without a unary minus, more digits, the digits after a decimal point, an operator
-after a number or a ``)``), ``depth`` counts open brackets and ``side`` whether an
-``=`` was written. Which token does what comes from the roles in
-:data:`mathocr.symbols.VOCABULARY`, never from a list of characters here.
+accepts exactly its statements that compute something (a number alone is no sum:
+:attr:`mathocr.expression.Statement.computes`) up to :data:`MAX_DEPTH` nested brackets.
+Its states are ``(phase, depth, side, computes)``: ``phase`` says what may come next (an
+operand with or without a unary minus, more digits, the digits after a decimal point, an
+operator after a number or a ``)``), ``depth`` counts open brackets, ``side`` whether an
+``=`` was written and ``computes`` whether an operation was. Which token does what comes
+from the roles in :data:`mathocr.symbols.VOCABULARY`, never from a list of characters here.
 
 The search maximises the sum of log-probabilities, so a ``/`` the classifier thought
 slightly more likely to be ``1`` still becomes ``/`` between two numbers. Geometry
@@ -270,44 +271,45 @@ _POINT = "point"  # just after a decimal point: a digit must follow
 _FRAC = "frac"  # inside a number's decimals
 _CLOSED = "closed"  # after ")"
 _EQUALS = "equals"  # just after "=": the right side, or nothing ("12+69=")
-_FIRST = (_OPERAND, 0, 0)
+_FIRST = (_OPERAND, 0, 0, 0)
 
-State = tuple[str, int, int]
+State = tuple[str, int, int, int]
 
 
 def _step(state: State, role: str, token: str) -> State | None:
     """The state after ``token`` (of ``role``), or None where the grammar forbids it."""
-    phase, depth, side = state
+    phase, depth, side, computes = state
     expects_operand = phase in (_OPERAND, _SIGNED, _AFTER_OP, _EQUALS)
+    after_operand = phase in (_INT, _FRAC, _CLOSED)
     if role == "digit":
         if phase in (_INT, _FRAC) or expects_operand:
-            return (_FRAC if phase in (_POINT, _FRAC) else _INT, depth, side)
+            return (_FRAC if phase in (_POINT, _FRAC) else _INT, depth, side, computes)
         if phase == _POINT:
-            return (_FRAC, depth, side)
+            return (_FRAC, depth, side, computes)
         return None
     if role == "point":
-        return (_POINT, depth, side) if phase == _INT else None
+        return (_POINT, depth, side, computes) if phase == _INT else None
     if role == "open":
         # After a number or ")" a bracket multiplies: 2(3+4), (1+2)(3+4).
-        if depth < MAX_DEPTH and (expects_operand or phase in (_INT, _FRAC, _CLOSED)):
-            return (_OPERAND, depth + 1, side)
+        if depth < MAX_DEPTH and (expects_operand or after_operand):
+            return (_OPERAND, depth + 1, side, computes or int(after_operand))
         return None
     if role == "close":
-        return (_CLOSED, depth - 1, side) if depth > 0 and phase in (_INT, _FRAC, _CLOSED) else None
+        return (_CLOSED, depth - 1, side, computes) if depth > 0 and after_operand else None
     if role == "operator":
-        if phase in (_INT, _FRAC, _CLOSED):
-            return (_AFTER_OP, depth, side)
+        if after_operand:
+            return (_AFTER_OP, depth, side, 1)
         if token == "-" and phase in (_OPERAND, _EQUALS):
-            return (_SIGNED, depth, side)
+            return (_SIGNED, depth, side, computes)
         return None
     if role == "equals":
-        return (_EQUALS, 0, 1) if side == 0 and depth == 0 and phase in (_INT, _FRAC, _CLOSED) else None
+        return (_EQUALS, 0, 1, computes) if side == 0 and depth == 0 and after_operand else None
     raise ValueError(f"no grammar for the role {role!r}")
 
 
 def _accepting(state: State) -> bool:
-    phase, depth, _side = state
-    return depth == 0 and phase in (_INT, _FRAC, _CLOSED, _EQUALS)
+    phase, depth, _side, computes = state
+    return depth == 0 and phase in (_INT, _FRAC, _CLOSED, _EQUALS) and bool(computes)
 
 
 def _table() -> tuple[list[State], np.ndarray]:
@@ -447,12 +449,10 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
     Returns
     -------
     Decoded
-        Empty when ``n == 0``.
-
-    Raises
-    ------
-    ValueError
-        When no valid statement has a probability above 0 (every digit column is 0).
+        Empty when ``n == 0``. Without readings (``symbols`` and ``readings`` empty,
+        ``argmax`` and ``probabilities`` filled in, ``p_valid`` 0) when no valid
+        statement has ``n`` symbols (one or two marks compute nothing) or a probability
+        above 0.
 
     Examples
     --------
@@ -478,12 +478,18 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
     try:
         ends, paths = _search(lq, k_best, PRUNE)
     except ValueError:
-        ends, paths = _search(lq, k_best, np.inf)
+        try:
+            ends, paths = _search(lq, k_best, np.inf)
+        except ValueError:
+            ends, paths = [], []
     mass = np.zeros(len(_STATES))  # forward sums over all valid sequences, for p_valid
     mass[0] = 1.0
     for i in range(n):
         flow = mass[:, None] * q[i][None, :]
         mass = np.bincount(_NEXT[_VALID_NEXT], weights=flow[_VALID_NEXT], minlength=len(_STATES))
+    argmax = [TOKENS[int(c)] for c in np.argmax(q, axis=1)]
+    if not paths:  # too few marks for an operation: one or two
+        return Decoded([], [], argmax, -np.inf, [], q, 0.0)
     readings = [
         Reading([TOKENS[c] for c in cols], float(np.exp(score)))
         for score, cols in zip(ends, paths, strict=True)
@@ -491,7 +497,6 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
     best_cols = paths[0]
     symbols = readings[0].symbols
     confidences = [float(proba[i, c]) for i, c in enumerate(best_cols)]
-    argmax = [TOKENS[int(c)] for c in np.argmax(q, axis=1)]
     log_prob = float(sum(np.log(np.clip(proba[i, c], _FLOOR, None)) for i, c in enumerate(best_cols)))
     if log_prior is not None:
         log_prob += float(sum(log_prior[i, c] for i, c in enumerate(best_cols)))

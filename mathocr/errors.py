@@ -69,7 +69,8 @@ class EmptyExpressionError(ExpressionError):
 
 
 class IncompleteExpressionError(ExpressionError):
-    """The symbols read so far are the start of an expression, e.g. ``23+`` (HTTP 422)."""
+    """The symbols read so far are the start of an expression, e.g. ``23+``, or a number
+    alone, ``7``, which computes nothing (HTTP 422)."""
 
     code = "incomplete_expression"
 

@@ -126,6 +126,24 @@ class Statement:
     right: Node | None
     equals: bool
 
+    @property
+    def computes(self) -> bool:
+        """Whether a side holds an operation: a number alone (``7``, ``-3``, ``(5)``,
+        ``7=7``) computes nothing.
+
+        Examples
+        --------
+        >>> parse_statement("2(3)").computes, parse_statement("-3").computes
+        (True, False)
+        """
+        return any(_operates(side) for side in (self.left, self.right) if side is not None)
+
+
+def _operates(node: Node) -> bool:
+    while isinstance(node, Negate):
+        node = node.operand
+    return isinstance(node, BinOp)
+
 
 @dataclass(frozen=True)
 class Check:

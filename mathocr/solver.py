@@ -444,11 +444,13 @@ def _explain(as_read: list[str]) -> MathOCRError:
             return MalformedExpressionError(f"only the sign {shown}: an expression needs numbers")
         return MalformedExpressionError(f"only signs ({shown}), no numbers: an expression needs numbers")
     try:
-        parse_statement(as_read)
+        statement = parse_statement(as_read)
     except IncompleteExpressionError:
         return IncompleteExpressionError(f"read {shown} … so far: it is not finished")
     except ExpressionError as exc:
         return MalformedExpressionError(f"read {shown}: {_plain(str(exc))}")
+    if not statement.computes:
+        return IncompleteExpressionError(f"read {shown} … so far: a number alone, nothing to compute")
     # The symbols as read do parse, yet the decoder found no valid reading near them (a
     # reading deeper in brackets than it follows): say so rather than guess.
     return MalformedExpressionError(f"read {shown}: too many brackets inside each other")
@@ -457,7 +459,10 @@ def _explain(as_read: list[str]) -> MathOCRError:
 def _alternative(symbols: list[str], probability: float) -> Alternative:
     """A reading to offer beside the answer, with its value or why it has none."""
     try:
-        return Alternative("".join(symbols), evaluate(symbols), probability)
+        statement = parse_statement(symbols)
+        if not statement.computes:
+            return Alternative("".join(symbols), None, probability, IncompleteExpressionError.code)
+        return Alternative("".join(symbols), evaluate(statement), probability)
     except ExpressionError as exc:
         return Alternative("".join(symbols), None, probability, exc.code)
 
@@ -784,17 +789,18 @@ class Solver:
         hard = [i for i, ok in enumerate(readable) if not ok]
         if len(hard) >= UNREADABLE_SHARE * len(readable):
             return Solution.failure(_unreadable(hard, len(readable)), read_tokens, warnings, read_confidence)
-        if decoded.readings[0].probability < self.min_valid * read_confidence:
+        readings = decoded.readings  # statements that compute: "1/2", never the number "112"
+        if not readings or readings[0].probability < self.min_valid * read_confidence:
             # The classifier is sure of symbols that make no expression: say what was read
             # rather than bend a confident symbol into the nearest valid reading.
             return Solution.failure(_explain(as_read), read_tokens, warnings, read_confidence)
 
-        best = decoded.readings[0]
-        total = sum(r.probability for r in decoded.readings)
+        best = readings[0]
+        total = sum(r.probability for r in readings)
         for i, sym in enumerate(best.symbols):
             # Doubt that the grammar settles (a lone stroke before "2+69" can only be a 1) is
             # no doubt about the answer: weigh each symbol among the valid readings only.
-            agree = sum(r.probability for r in decoded.readings if r.symbols[i] == sym) / total
+            agree = sum(r.probability for r in readings if r.symbols[i] == sym) / total
             if sym != as_read[i]:
                 warnings.append(
                     f"the {ordinal(i + 1)} symbol could be {DISPLAY[sym]} or {DISPLAY[as_read[i]]}"
@@ -810,7 +816,7 @@ class Solver:
         except ExpressionError as exc:
             return Solution.failure(exc, tokens, warnings, best.probability)
         alternatives = []
-        for reading in decoded.readings[1:]:
+        for reading in readings[1:]:
             if (
                 len(alternatives) == self.max_alternatives
                 or reading.probability < self.unsure_ratio * best.probability

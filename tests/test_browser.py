@@ -259,18 +259,18 @@ def test_solves_once_the_pen_rests(page):
     p.reload()
     p.clock.pause_at(60_000)
     requests = solve_requests(p)
-    one, two = canvas_strokes(p, "12")
-    draw_strokes(p, [one])
+    first, *rest = canvas_strokes(p, "1+2")
+    draw_strokes(p, [first])
     p.clock.run_for(AUTO_SOLVE_MS - 50)
     p.wait_for_timeout(300)  # real time, for a request that should not come
     assert requests == []
-    draw_strokes(p, [two])  # before the pen rested: the first stroke's solve is cancelled
+    draw_strokes(p, rest)  # before the pen rested: the first stroke's solve is cancelled
     p.clock.run_for(AUTO_SOLVE_MS - 50)
     p.wait_for_timeout(300)
     assert requests == []
     p.clock.run_for(100)
     read_as_written(p)
-    assert shown_answer(p) == ("12", "12")
+    assert shown_answer(p) == ("1+2", "3")
     assert len(requests) == 1
 
 
@@ -640,12 +640,12 @@ def test_phone_screen_touch_drawing(browser, base_url):
 
 def test_a_worksheet_is_read_line_by_line(page):
     p = page.page
-    draw_with_mouse(p, "12\n45")
+    draw_with_mouse(p, "1+2\n4+5")
     read_as_written(p)
-    expect(p.locator("#lines li")).to_have_text(["12 = 12", "45 = 45"])
+    expect(p.locator("#lines li")).to_have_text(["1 + 2 = 3", "4 + 5 = 9"])
     expect(p.locator("#answer")).to_be_hidden()
     expect(p.locator("#error")).to_be_hidden()
-    expect(p.locator("#boxes rect")).to_have_count(4)
+    expect(p.locator("#boxes rect")).to_have_count(6)
     p.click("#clear")
     expect(p.locator("#lines")).to_be_hidden()
 

@@ -80,24 +80,24 @@ def test_json_contract(tmp_path, capsys, fake_model):
 def test_close_readings_are_printed_as_alternatives(tmp_path, capsys, monkeypatch):
     slash = np.full(len(CLASSES), 0.004)
     slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.52, 0.43
-    scripted = ScriptedClassifier([one_hot("1"), slash, one_hot("2")])
+    scripted = ScriptedClassifier([one_hot("1"), slash, one_hot("2"), one_hot("+"), one_hot("3")])
     monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))
-    a = write_png(tmp_path / "a.png", "111")
+    a = write_png(tmp_path / "a.png", "11111")
     assert cli.main(["solve", a]) == 0
-    assert capsys.readouterr().out == f"{a}: 112 = 112  [unsure, or: 1/2 = 1/2 (0.5)]\n"
+    assert capsys.readouterr().out == f"{a}: 112+3 = 115  [unsure, or: 1/2+3 = 7/2 (3.5)]\n"
 
 
 def test_a_symbol_changed_to_make_an_expression_is_printed_as_unsure(tmp_path, capsys, monkeypatch):
-    # "23/" as read, and "231" answered: which one the writer meant is not for us to say.
+    # "4+23/" as read, and "4+231" answered: which one the writer meant is not for us to say.
     slash = np.full(len(CLASSES), 0.004)
     slash[CLASSES.index("1")], slash[CLASSES.index("/")] = 0.2, 0.75
-    scripted = ScriptedClassifier([one_hot("2"), one_hot("3"), slash])
+    scripted = ScriptedClassifier([one_hot("4"), one_hot("+"), one_hot("2"), one_hot("3"), slash])
     monkeypatch.setattr(Solver, "load", classmethod(lambda cls, path=None, **kw: cls(scripted, **kw)))
-    a = write_png(tmp_path / "a.png", "111")
+    a = write_png(tmp_path / "a.png", "11111")
     assert cli.main(["solve", a]) == 0
     out = capsys.readouterr()
-    assert out.out == f"{a}: 231 = 231  [unsure, or: 23/ = no value (incomplete expression)]\n"
-    assert "the 3rd symbol could be 1 or ÷" in out.err
+    assert out.out == f"{a}: 4+231 = 235  [unsure, or: 4+23/ = no value (incomplete expression)]\n"
+    assert "the 5th symbol could be 1 or ÷" in out.err
 
 
 def test_incomplete_expression_is_an_error_that_says_what_was_read(tmp_path, capsys, monkeypatch):

@@ -620,12 +620,12 @@ def test_422_nothing_recognisable(client):
 
 def test_two_lines_are_read_line_by_line(client):
     # A worksheet: each line on its own, in reading order, through the real model.
-    r = multipart(client, png("12+3\n45", size=(600, 300)))
+    r = multipart(client, png("12+3\n45-6", size=(600, 300)))
     assert r.status_code == 200
     body = r.get_json()
-    assert body["expression"] == "12+3\n45" and "value" not in body
-    assert [(line["expression"], line["value"]) for line in body["lines"]] == [("12+3", "15"), ("45", "45")]
-    assert len(body["tokens"]) == 6
+    assert body["expression"] == "12+3\n45-6" and "value" not in body
+    assert [(line["expression"], line["value"]) for line in body["lines"]] == [("12+3", "15"), ("45-6", "39")]
+    assert len(body["tokens"]) == 8
 
 
 def test_422_when_no_line_reads(client):

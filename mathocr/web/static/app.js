@@ -23,7 +23,7 @@
   // Plain words for the API's error codes; the server's message is shown as well.
   const HEADLINES = {
     nothing_found: "No symbols found. Write a bit larger or bolder.",
-    incomplete_expression: "Not finished yet: it ends with an operator.",
+    incomplete_expression: "Not finished yet: write the rest.",
     no_expression: "That does not look like numbers and operators.",
     malformed_expression: "Some operators are in the wrong place.",
     invalid_expression: "That could not be read as one expression.",
