@@ -364,9 +364,12 @@ def test_undo_and_clear_clear_the_answer(page):
 def test_a_half_written_expression_is_shown_as_work_in_progress(page):
     p = page.page
     strokes = canvas_strokes(p, "23+4")
-    draw_strokes(p, strokes[:-2])  # "23+"; the "4" is two strokes
+    draw_strokes(p, strokes[:2])  # "23": a number alone is no sum yet
     read_as_written(p)
     partial = p.locator("#partial")
+    expect(partial).to_have_text("23 \u2026")
+    draw_strokes(p, strokes[2:-2])  # "23+"; the "+" and the "4" are two strokes each
+    read_as_written(p)
     expect(partial).to_have_text("23 + \u2026")
     expect(p.locator("#error")).to_be_hidden()
     expect(p.locator("#answer")).to_be_hidden()
