@@ -687,7 +687,7 @@ def _solve_parser(p: argparse.ArgumentParser) -> None:
 
 def _shown_value(d: dict) -> str:
     if d["value"] is None:
-        # An alternative says why: "33/" as read is not finished.
+        # An alternative says why: "4+33/" as read is not finished.
         return f"no value ({d['code'].replace('_', ' ')})" if d.get("code") else "no value"
     return d["value"] if d["value"] == d["decimal"] else f"{d['value']} ({d['decimal']})"
 

@@ -80,7 +80,7 @@ in :mod:`mathocr.decoding` gives it 0.3 of the row, three quarters of the rest).
 UNSURE_RATIO = 0.1
 """A valid reading at least this fraction as probable as the best one is an alternative,
 and makes the answer ``unsure``. So, always, are the symbols as read when the answer had
-to change one of them to make an expression (``33/`` read, ``331`` answered): they are
+to change one of them to make an expression (``4+33/`` read, ``4+331`` answered): they are
 more probable than the answer, and a drawing that is not finished yet looks just so.
 
 0.2 -> 0.1 on the development sets (see :data:`MIN_VALID`), with the bundled model:
@@ -188,8 +188,8 @@ class Alternative:
     code : str or None
         Why it has no value (an error code of :mod:`mathocr.errors`): ``division_by_zero``,
         or, for the symbols as the classifier read them where the answer changed one of
-        them to make an expression, ``incomplete_expression`` (``33/`` read before
-        ``331``) or ``malformed_expression``.
+        them to make an expression, ``incomplete_expression`` (``4+33/`` read before
+        ``4+331``) or ``malformed_expression``.
     """
 
     expression: str
@@ -230,7 +230,7 @@ class Solution:
     alternatives : list of Alternative
         Other readings close enough to the best to ask about, best first; only when
         :attr:`status` is ``"unsure"``. Where the answer changed a symbol to make an
-        expression, the symbols as read come first, with no value (``33/``).
+        expression, the symbols as read come first, with no value (``4+33/``).
     correct : bool or None
         For an equation ``a=b``: whether ``b`` is the value of ``a`` (:attr:`value`
         is the value of ``a``, the right answer). None for an expression or ``a=``.

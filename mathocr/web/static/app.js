@@ -443,7 +443,7 @@
     $("lines").hidden = false;
   }
 
-  // The symbols as read, not finished yet ("33/"): an alternative of an unsure answer.
+  // The symbols as read, not finished yet ("4+33/"): an alternative of an unsure answer.
   const unfinished = (r) => r.code === "incomplete_expression";
 
   function showReading(readings, chosen) {
@@ -455,7 +455,7 @@
     $("mark").hidden = !checked;
     $("mark").textContent = r.correct ? "\u2713" : `\u2717 the answer is ${r.value}`;
     $("mark").className = r.correct ? "mark right" : "mark wrong";
-    // A reading with no value is one the answer changed a symbol of ("33/" before "331"),
+    // A reading with no value is one the answer changed a symbol of ("4+33/" before "4+331"),
     // or one that divides by zero: say which.
     $("value").textContent = checked ? "" : hasValue ? String(r.value) : unfinished(r) ? "\u2026 not finished" : "has no value";
     const decimal = hasValue && r.decimal != null ? String(r.decimal) : "";
