@@ -466,7 +466,7 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
     >>> p[2, TOKENS.index("+")], p[2, TOKENS.index("2")] = 0.6, 0.35
     >>> d = decode(p)
     >>> d.symbols, [r.text for r in d.readings[:2]], round(d.p_valid, 2)
-    (['8', '/', '2'], ['8/2', '812'], 0.37)
+    (['8', '/', '2'], ['8/2', '8/0'], 0.27)
     """
     proba = np.asarray(proba, dtype=np.float64)
     n = proba.shape[0]
@@ -475,21 +475,18 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
     q = normalise(proba, log_prior)
     lq = np.log(np.clip(q, 1e-300, None))
     k_best = max(1, int(n_best))
-    try:
-        ends, paths = _search(lq, k_best, PRUNE)
-    except ValueError:
-        try:
-            ends, paths = _search(lq, k_best, np.inf)
-        except ValueError:
-            ends, paths = [], []
+    ends, paths = _search(lq, k_best, PRUNE)
+    if not paths:
+        ends, paths = _search(lq, k_best, np.inf)
     mass = np.zeros(len(_STATES))  # forward sums over all valid sequences, for p_valid
     mass[0] = 1.0
     for i in range(n):
         flow = mass[:, None] * q[i][None, :]
         mass = np.bincount(_NEXT[_VALID_NEXT], weights=flow[_VALID_NEXT], minlength=len(_STATES))
     argmax = [TOKENS[int(c)] for c in np.argmax(q, axis=1)]
+    p_valid = float(mass[_ACCEPTING].sum())
     if not paths:  # too few marks for an operation: one or two
-        return Decoded([], [], argmax, -np.inf, [], q, 0.0)
+        return Decoded([], [], argmax, -np.inf, [], q, p_valid)
     readings = [
         Reading([TOKENS[c] for c in cols], float(np.exp(score)))
         for score, cols in zip(ends, paths, strict=True)
@@ -500,11 +497,12 @@ def decode(proba: np.ndarray, log_prior: np.ndarray | None = None, n_best: int =
     log_prob = float(sum(np.log(np.clip(proba[i, c], _FLOOR, None)) for i, c in enumerate(best_cols)))
     if log_prior is not None:
         log_prob += float(sum(log_prior[i, c] for i, c in enumerate(best_cols)))
-    return Decoded(symbols, confidences, argmax, log_prob, readings, q, float(mass[_ACCEPTING].sum()))
+    return Decoded(symbols, confidences, argmax, log_prob, readings, q, p_valid)
 
 
 def _search(lq: np.ndarray, k_best: int, prune: float) -> tuple[list[float], list[list[int]]]:
-    """The ``k_best`` best accepted paths: (log-probabilities, token columns), best first."""
+    """The ``k_best`` best accepted paths: (log-probabilities, token columns), best first;
+    none where no accepted path is left."""
     n_states, n_tokens = len(_STATES), len(TOKENS)
     # k-best Viterbi over the automaton, vectorised: scores[s, r] is the r-th best
     # log-probability of a prefix ending in state s (every valid sequence's best k
@@ -536,8 +534,6 @@ def _search(lq: np.ndarray, k_best: int, prune: float) -> tuple[list[float], lis
         back.append((prev_state, prev_rank, column))
     ends = [(float(scores[st, r]), int(st), r) for st in np.flatnonzero(_ACCEPTING) for r in range(k_best)]
     ends = sorted((e for e in ends if np.isfinite(e[0])), key=lambda e: -e[0])[:k_best]
-    if not ends:
-        raise ValueError("no valid expression: every digit has probability 0")
     paths = []
     for _score, st, r in ends:
         cols = []

@@ -789,18 +789,17 @@ class Solver:
         hard = [i for i, ok in enumerate(readable) if not ok]
         if len(hard) >= UNREADABLE_SHARE * len(readable):
             return Solution.failure(_unreadable(hard, len(readable)), read_tokens, warnings, read_confidence)
-        readings = decoded.readings  # statements that compute: "1/2", never the number "112"
-        if not readings or readings[0].probability < self.min_valid * read_confidence:
+        if not decoded.readings or decoded.readings[0].probability < self.min_valid * read_confidence:
             # The classifier is sure of symbols that make no expression: say what was read
             # rather than bend a confident symbol into the nearest valid reading.
             return Solution.failure(_explain(as_read), read_tokens, warnings, read_confidence)
 
-        best = readings[0]
-        total = sum(r.probability for r in readings)
+        best = decoded.readings[0]
+        total = sum(r.probability for r in decoded.readings)
         for i, sym in enumerate(best.symbols):
             # Doubt that the grammar settles (a lone stroke before "2+69" can only be a 1) is
             # no doubt about the answer: weigh each symbol among the valid readings only.
-            agree = sum(r.probability for r in readings if r.symbols[i] == sym) / total
+            agree = sum(r.probability for r in decoded.readings if r.symbols[i] == sym) / total
             if sym != as_read[i]:
                 warnings.append(
                     f"the {ordinal(i + 1)} symbol could be {DISPLAY[sym]} or {DISPLAY[as_read[i]]}"
@@ -816,7 +815,7 @@ class Solver:
         except ExpressionError as exc:
             return Solution.failure(exc, tokens, warnings, best.probability)
         alternatives = []
-        for reading in readings[1:]:
+        for reading in decoded.readings[1:]:
             if (
                 len(alternatives) == self.max_alternatives
                 or reading.probability < self.unsure_ratio * best.probability
