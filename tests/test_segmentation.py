@@ -365,8 +365,9 @@ def _arc(cx, cy, rx, ry, a0, a1):
     return np.column_stack([cx + rx * np.cos(t), cy + ry * np.sin(t)])
 
 
-def _glyph(c: str, g: float, pen: float, dot: float) -> list[np.ndarray]:
-    """Pen paths of one symbol, x from 0, y from a digit's top (``g`` its height)."""
+def _glyph(c: str, g: float, pen: float, dot: float, bracket: float = 1.24) -> list[np.ndarray]:
+    """Pen paths of one symbol, x from 0, y from a digit's top (``g`` its height; brackets
+    ``bracket`` digits tall, centred on the digits)."""
     from mathocr.web.handwriting import GLYPHS
 
     if c.isdigit():
@@ -394,9 +395,9 @@ def _glyph(c: str, g: float, pen: float, dot: float) -> list[np.ndarray]:
     if c == "/":
         return [np.array([[0.45 * g, 0], [0, g]])]
     if c == "(":  # taller than a digit, reaching above and below it
-        return [_arc(0.45 * g, 0.5 * g, 0.4 * g, 0.62 * g, 125, 235)]
+        return [_arc(0.45 * g, 0.5 * g, 0.4 * g, bracket / 2 * g, 125, 235)]
     if c == ")":
-        return [_arc(-0.15 * g, 0.5 * g, 0.4 * g, 0.62 * g, -55, 55)]
+        return [_arc(-0.15 * g, 0.5 * g, 0.4 * g, bracket / 2 * g, -55, 55)]
     if c == "[":  # a bracket drawn square: hooks right at both ends
         return [np.array([[0.4 * g, -0.12 * g], [0, -0.12 * g], [0, 1.12 * g], [0.4 * g, 1.12 * g]])]
     if c == "]":  # a ")" hooked like a 7: no arc, no single upright stroke, taller than digits
@@ -404,7 +405,7 @@ def _glyph(c: str, g: float, pen: float, dot: float) -> list[np.ndarray]:
     raise ValueError(c)
 
 
-def write(*lines, g=80.0, pen=8.0, gap=24.0, pitch=1.8, dot=None, slant=0.0, marks=()):
+def write(*lines, g=80.0, pen=8.0, gap=24.0, pitch=1.8, dot=None, slant=0.0, marks=(), bracket=1.24):
     """Pen-drawn lines of symbols (digits shaped as the web page draws them), as a page;
     ``marks`` are extra pen paths in page pixels. Lines are ``pitch`` digit heights apart;
     each symbol on a line ``slant`` pixels higher per pixel further right."""
@@ -418,7 +419,7 @@ def write(*lines, g=80.0, pen=8.0, gap=24.0, pitch=1.8, dot=None, slant=0.0, mar
             if c == " ":
                 x += 0.4 * g
                 continue
-            paths = _glyph(c, g, pen, dot)
+            paths = _glyph(c, g, pen, dot, bracket)
             left = min(p[:, 0].min() for p in paths)
             strokes += [p - (left, 0) + (x, top - slant * (x - margin)) for p in paths]
             x += max(p[:, 0].max() for p in paths) - left + pen + gap
@@ -679,6 +680,26 @@ def test_brackets_are_told_by_their_arc():
     # A slash leans: neither a bracket nor an upright 1.
     seg = segment(write("8/2"))
     assert [s.flags for s in seg.segments] == [(), (), ()]
+
+
+def test_brackets_of_the_digits_height_are_told_by_their_partner():
+    # Alone, an arc no taller than the digits is a curved 1 as often as a bracket.
+    assert [s.flags for s in segment(write("(3+4", bracket=0.95)).segments] == [(), (), (), ()]
+    # Facing one another along the line, two are a pair of brackets: (3+4)*2.
+    seg = segment(write("(3+4)-2", bracket=1.05))
+    assert seg.segments[0].box[3] <= seg.line_height
+    arcs = [s.flags[0] if ARCS & set(s.flags) else None for s in seg.segments]
+    assert arcs == ["open", None, None, None, "close", None, None]
+    # So is one with a straight stroke taller than the digits on its open side.
+    end = max(s.box[0] + s.box[2] for s in segment(write("(3+4")).segments) + 30
+    stroke = np.array([(end, 48.0), (end, 152.0)])
+    seg = segment(write("(3+4", bracket=0.95, marks=[stroke]))
+    assert seg.segments[0].flags[0] == "open" and "upright" in seg.segments[-1].flags
+    # Two arcs bulging the same way, or away from one another, are no pair.
+    for text in ("(3+4(", ")3+4("):
+        assert all(s.flags == () for s in segment(write(text, bracket=0.95)).segments), text
+    # Nor is a slash beside an arc: it leans.
+    assert all(s.flags == () for s in segment(write("(3/4", bracket=0.95)).segments)
 
 
 def _z_equals(x: float, g: float = 80.0, top: float = 60.0) -> np.ndarray:

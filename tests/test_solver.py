@@ -666,6 +666,18 @@ def test_bundled_model_reads_synthetic_expressions(bundled_solver, data_dir):
             assert s.value == it.value
 
 
+@pytest.mark.parametrize("text", ["(3+4)*2", "2(3+4)", "12-(3+4)", "(1+2)*(3-4)", "(7-1)*3=18"])
+def test_brackets_as_tall_as_the_digits_are_read(bundled_solver, text):
+    # The page's own handwriting writes brackets no taller than its digits, as a fifth of
+    # UNIPEN's writers do; alone such an arc is a curved 1 as often, a pair is brackets.
+    from mathocr.web.handwriting import render_png
+
+    sol = bundled_solver.solve(render_png(text))
+    brackets = [t for t in sol.tokens if t.symbol in "()"]
+    assert (sol.status, sol.expression) == ("ok", text)
+    assert all(t.box[3] <= 1.05 * max(u.box[3] for u in sol.tokens if u.symbol.isdigit()) for t in brackets)
+
+
 def test_class_weights_move_a_close_call_and_are_validated():
     from mathocr.symbols import CLASSES
     from tests._expr_drawing import ScriptedClassifier

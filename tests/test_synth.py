@@ -387,7 +387,7 @@ def _digit_height(it) -> float:
 
 def test_parentheses_are_balanced_nested_signed_and_multiply(thin):
     items = make_expression_set(60, styles=["clean"], seed=1, symbols=thin, forms=["parentheses"])
-    depths, signed, implicit = set(), 0, 0
+    depths, signed, implicit, heights = set(), 0, 0, []
     for it in items:
         _check_item(it)
         assert it.form == "parentheses" and "(" in it.tokens and it.correct is None
@@ -399,15 +399,18 @@ def test_parentheses_are_balanced_nested_signed_and_multiply(thin):
         assert depth == 0
         signed += "(-" in it.expression
         implicit += bool(re.search(r"[\d)]\(", it.expression))
-        # Brackets taller than digits, centred on their middle: a little above and below.
+        # Brackets as tall as writers draw them, centred on the digits' middle.
         dh = _digit_height(it)
         digit_boxes = [b for b, k in zip(it.boxes, it.kinds, strict=True) if k == "digit"]
         middle = np.median([y + h / 2 for _, y, _, h in digit_boxes])
         for (_, y, _, h), k, t in zip(it.boxes, it.kinds, it.tokens, strict=True):
             if t in "()":
-                assert k == t and 1.0 * dh < h < 1.5 * dh, (it.expression, h, dh)
+                assert k == t and 0.75 * dh < h < 2.3 * dh, (it.expression, h, dh)
                 assert abs(y + h / 2 - middle) < 0.25 * dh
+                heights.append(h / dh)
     assert max(depths) == 2 and signed >= 3 and implicit >= 3
+    # Most stand taller than the digits; some, as a fifth of UNIPEN writers' do, no taller.
+    assert 1.15 < np.median(heights) < 1.45 and 0.05 < np.mean(np.array(heights) <= 1.05) < 0.35
 
 
 def test_decimals_have_a_small_point_on_the_baseline(thin):
