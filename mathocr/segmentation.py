@@ -36,7 +36,9 @@ The steps, each chosen to survive phone photos as well as clean canvas drawings:
    symbols are told by their shape, which the classifier does not learn: two stacked
    bars are flagged ``"equals"``, a bar between two dots ``"obelus"``, two stacked
    dots ``"colon"`` and a dot low between two digits ``"point"`` (a decimal point; a
-   dot at mid-height is a multiplication).
+   dot at mid-height is a multiplication). An upright arc is a bracket (``"open"``,
+   ``"close"``) when it stands taller than the digits, or, of the digits' height, when
+   another bracket faces it along its line.
 8. **Order** line by line, left to right, and one crop per symbol: white ink on black,
    masked to the symbol's own components, with a background margin.
 """
@@ -153,7 +155,8 @@ class Segment:
         (two stacked dots about the line's middle, ``:``, a division) and ``"point"`` (one
         dot low between two full-height marks, a decimal point; a dot at mid-height has
         no flag: a multiplication), or for one upright stroke ``"open"`` (an arc bulging
-        left, ``(``), ``"close"`` (``)``), ``"loose_open"`` or ``"loose_close"`` (the
+        left, ``(``, taller than the digits or facing a partner on its line:
+        :func:`_flag_paired_arcs`), ``"close"`` (``)``), ``"loose_open"`` or ``"loose_close"`` (the
         same bulge in a stroke that leans or is hooked at its ends, ``[``: likelier a
         bracket than not) or ``"upright"`` (a ``1``, or a straight bracket: the grammar
         decides), or for a line's last mark ``"joined_equals"`` (one flat piece crossing
