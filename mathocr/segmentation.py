@@ -1236,7 +1236,7 @@ ARCS = frozenset({"open", "close", "loose_open", "loose_close"})
 """The flags of an arc (:func:`_bracket_shape`): a bracket, likely."""
 
 
-def _flag_paired_arcs(segments: list[Segment], uprights: list[tuple[int, np.ndarray, bool]]) -> None:
+def _flag_paired_arcs(segments: list[Segment], uprights: list[tuple[int, bool, str | None]]) -> None:
     """Flag the arcs no taller than the digits that have a partner on their line as brackets.
 
     Alone, such an arc is more often a curved ``1`` than a bracket (:data:`BRACKET_HEIGHT`),
@@ -1255,10 +1255,9 @@ def _flag_paired_arcs(segments: list[Segment], uprights: list[tuple[int, np.ndar
     as a partner (a slash among them) read 8 and 10 more right, and 4 of those without
     brackets wrong (a curved ``1`` and a tall slash read ``(/``).
     """
-    shapes = {i: _bracket_shape(own) for i, own, taller in uprights if not taller}
-    opens = [i for i, shape in shapes.items() if shape in ("open", "loose_open")]
-    closes = [i for i, shape in shapes.items() if shape in ("close", "loose_close")]
-    tall = [i for i, own, taller in uprights if taller and _bracket_shape(own) == "upright"]
+    opens = [i for i, taller, shape in uprights if not taller and shape in ("open", "loose_open")]
+    closes = [i for i, taller, shape in uprights if not taller and shape in ("close", "loose_close")]
+    tall = [i for i, taller, shape in uprights if taller and shape == "upright"]
 
     def before(i: int, j: int) -> bool:
         a, b = segments[i], segments[j]
@@ -1479,7 +1478,9 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
     group, shape = _merge_groups(boxes, tall, line, labels, ids, line_h, sw, blob)
 
     segments: list[Segment] = []
-    uprights: list[tuple[int, np.ndarray, bool]] = []  # upright marks that are no arc: a 1, or a bracket
+    # Upright marks that are no arc taller than the digits: a 1, or a bracket. With each,
+    # whether it is taller and its stroke's shape (:func:`_bracket_shape`).
+    uprights: list[tuple[int, bool, str | None]] = []
     flat_signal_scale = 127.0 / max(level - thr, 1.0)
     groups = np.unique(group)
     # Each line's last symbol (the rightmost by its centre, as they are ordered below), the
@@ -1509,14 +1510,14 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
             flags.append(shape[members[0]])  # "colon" or "point"
         elif len(members) == 1 and bh >= 0.8 * line_h and bw <= UPRIGHT_ASPECT * bh:
             # A bracket stands taller than the digits it holds (an arc of digit height is a
-            # curved 1 or 9 far more often); only then is the stroke's shape worth reading.
-            # The other upright strokes are looked at on a line that has an arc (below).
+            # curved 1 or 9 far more often, unless another bracket faces it: below, as the
+            # other upright strokes on a line that has an arc).
             taller = bh >= BRACKET_HEIGHT * line_h
-            stroke = _bracket_shape(own) if taller else None
-            if stroke in ARCS:
+            stroke = _bracket_shape(own)
+            if taller and stroke in ARCS:
                 flags.append(stroke)
             else:
-                uprights.append((len(segments), own, taller))
+                uprights.append((len(segments), taller, stroke))
         if bh > 1.8 * line_h:
             flags.append("tall")
         if (bw > 1.6 * line_h and bh > 0.5 * line_h) or bw > 2.5 * line_h:
@@ -1532,11 +1533,11 @@ def segment(image: np.ndarray, max_side: int = MAX_SIDE) -> Segmentation:
         )
     _flag_paired_arcs(segments, uprights)
     arcs = {s.line for s in segments if ARCS & set(s.flags)}
-    for i, own, taller in uprights:
+    for i, taller, stroke in uprights:
         # Beside an arc, a straight upright stroke may be the other bracket, and so may a
         # mark taller than the digits whatever its shape (a ")" hooked like a 7): the
         # grammar decides.
-        if segments[i].line in arcs and (taller or _bracket_shape(own) is not None):
+        if segments[i].line in arcs and (taller or stroke is not None):
             segments[i] = dataclasses.replace(segments[i], flags=(*segments[i].flags, "upright"))
     segments.sort(key=lambda s: (s.line, s.box[0] + s.box[2] / 2.0))
     return Segmentation(segments, line_h * scale, sw * scale, n_lines, dark_ink, warnings)
