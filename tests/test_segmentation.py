@@ -690,11 +690,18 @@ def test_brackets_of_the_digits_height_are_told_by_their_partner():
     assert seg.segments[0].box[3] <= seg.line_height
     arcs = [s.flags[0] if ARCS & set(s.flags) else None for s in seg.segments]
     assert arcs == ["open", None, None, None, "close", None, None]
-    # So is one with a straight stroke taller than the digits on its open side.
-    end = max(s.box[0] + s.box[2] for s in segment(write("(3+4")).segments) + 30
-    stroke = np.array([(end, 48.0), (end, 152.0)])
-    seg = segment(write("(3+4", bracket=0.95, marks=[stroke]))
-    assert seg.segments[0].flags[0] == "open" and "upright" in seg.segments[-1].flags
+    # So is one with a straight upright stroke on its open side, taller than the digits
+    # or as tall (a straight ")"): the grammar reads that stroke as ")" or "1".
+    plain = segment(write("(3+4")).segments
+    end = max(s.box[0] + s.box[2] for s in plain) + 30
+    _, y, _, h = plain[1].box  # the 3
+    for top, bottom, taller in ((48.0, 152.0, True), (y + 4.0, y + h - 4.0, False)):
+        seg = segment(write("(3+4", bracket=0.95, marks=[np.array([(end, top), (end, bottom)])]))
+        assert seg.segments[-1].box[3] >= 1.05 * seg.line_height if taller else seg.segments[-1].box[3] == h
+        assert seg.segments[0].flags[0] == "open" and "upright" in seg.segments[-1].flags
+    # A straight stroke on the arc's other side is no partner.
+    seg = segment(write("3+4(", bracket=0.95, marks=[np.array([(30.0, 60.0), (30.0, 140.0)])]))
+    assert all(s.flags == () for s in seg.segments)
     # Two arcs bulging the same way, or away from one another, are no pair.
     for text in ("(3+4(", ")3+4("):
         assert all(s.flags == () for s in segment(write(text, bracket=0.95)).segments), text
