@@ -540,6 +540,43 @@ def test_a_colon_is_one_segment_flagged_as_division():
     assert seg.segments[1].parts == 2
 
 
+def test_a_colon_of_oval_dots_is_a_colon():
+    # Dots drawn with a short drag on a large canvas are ovals (15 by 24 pixels on the
+    # page's own 600x200 canvas): their place, two small marks stacked in the line's
+    # middle, says what they are. A stroke's stub, half as thick as long, is no dot.
+    g, pen = 80.0, 8.0
+    six, two = segment(write("6 2")).segments
+    cx = (six.box[0] + six.box[2] + two.box[0]) / 2
+
+    def dots(drag: float) -> list[np.ndarray]:
+        return [np.array([(cx, y - drag / 2), (cx, y + drag / 2)]) for y in (60 + 0.3 * g, 60 + 0.7 * g)]
+
+    # Each dot is a pen wide and a pen plus the drag long: 1 / 1.6 (as the page's), 1 / 2.
+    for drag, flag in ((0.6 * pen, ("colon",)), (pen, ())):
+        seg = segment(write("6 2", marks=dots(drag)))
+        assert seg.segments[1].parts == 2 and [named(s) for s in seg.segments] == [(), flag, ()], drag
+
+
+def test_a_solid_bar_twice_the_pen_thick_may_be_a_merged_equals():
+    # Bars of a "=" drawn closer than a pen's width apart run into one solid bar,
+    # anywhere on the line: 12=34 with a small "=" (the page's pen, small writing).
+    g, pen = 80.0, 8.0
+    _, two, three, _ = segment(write("12  34")).segments
+    x0, x1 = two.box[0] + two.box[2] + 12, three.box[0] - 12
+    mid = 60 + 0.5 * g
+
+    def bars(apart: float) -> list[np.ndarray]:
+        return [np.array([(x0, mid + d), (x1, mid + d)]) for d in (-apart / 2, apart / 2)]
+
+    seg = segment(write("12  34", marks=bars(pen)))
+    assert seg.segments[2].parts == 1
+    assert [named(s) for s in seg.segments] == [(), (), ("merged_equals",), (), ()]
+    # A minus of the same pen is one pen thick; bars apart are an "=" of two parts.
+    assert all(named(s) == () for s in segment(write("12  34", marks=bars(0.0))).segments)
+    apart = segment(write("12  34", marks=bars(3 * pen))).segments[2]
+    assert apart.parts == 2 and named(apart) == ("equals",)
+
+
 def test_colon_and_obelus_are_told_apart():
     seg = segment(write("8÷2:4"))
     assert [named(s) for s in seg.segments] == [(), ("obelus",), (), ("colon",), ()]

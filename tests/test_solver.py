@@ -678,6 +678,21 @@ def test_brackets_as_tall_as_the_digits_are_read(bundled_solver, text):
     assert all(t.box[3] <= 1.05 * max(u.box[3] for u in sol.tokens if u.symbol.isdigit()) for t in brackets)
 
 
+def test_the_pages_equals_and_colon_written_small_or_large_are_read(bundled_solver):
+    # Written small with the page's pen, the bars of a "=" run into one solid bar, which
+    # the classifier reads as a confident "*": a wrong check (30*72*2160) answered as sure.
+    from mathocr.web.handwriting import render_png
+
+    for text in ("30*72=2160", "30*72=2170"):
+        sol = bundled_solver.solve(render_png(text))
+        assert sol.expression == text and sol.correct is (text.endswith("2160")), sol.expression
+        assert sol.tokens[5].symbol == "=" and sol.tokens[5].box[3] < 0.5 * sol.tokens[0].box[3]
+    # Written large, a colon's dots are ovals: still a division, not a question.
+    for text, value in (("6:3", 2), ("8:2+1", 5)):
+        sol = bundled_solver.solve(render_png(text))
+        assert (sol.status, sol.expression, sol.value) == ("ok", text.replace(":", "/"), value)
+
+
 def test_class_weights_move_a_close_call_and_are_validated():
     from mathocr.symbols import CLASSES
     from tests._expr_drawing import ScriptedClassifier
