@@ -1311,12 +1311,12 @@ def _flag_paired_arcs(segments: list[Segment], uprights: list[tuple[int, bool, s
     (the other development sets) are read exactly as before. Any mark taller than the digits
     as a partner (a slash among them) read 8 and 10 more right, and 4 of those without
     brackets wrong (a curved ``1`` and a tall slash read ``(/``). A straight partner of the
-    digits' height too (eighteenth sitting; before, only one taller than the digits): 2, 1
-    and 2 more read right of those 600 each, wrong answers given as sure unchanged, one
-    plain expression of 600 unsure either way but its best reading now bracketed
-    (``7(69-5*4)`` for ``7/69-5*43``), two answers right either way now unsure (a curved
-    ``1`` before a straight one); the 800 other valid and 1,200 invalid drawings read
-    exactly as before.
+    digits' height too (eighteenth sitting; before, only one taller than the digits), for an
+    arc that is no loose one (the bar of a ``7`` makes it a loose arc: ``7+1+78+2`` was asked
+    as ``)``): 2, 1 and 2 more read right of those 600 each, 2, 3 and 2 more answered as sure
+    (each right), wrong answers given as sure unchanged; the 1,400 other valid and 1,200
+    invalid drawings read exactly as before. Any loose arc with a straight partner made two right
+    answers ask and one read wrong.
     """
     opens = [i for i, taller, shape in uprights if not taller and shape in ("open", "loose_open")]
     closes = [i for i, taller, shape in uprights if not taller and shape in ("close", "loose_close")]
@@ -1326,8 +1326,12 @@ def _flag_paired_arcs(segments: list[Segment], uprights: list[tuple[int, bool, s
         a, b = segments[i], segments[j]
         return a.line == b.line and a.box[0] + a.box[2] <= b.box[0]
 
-    paired = {i: "open" for i in opens if any(before(i, j) for j in (*closes, *straight))}
-    paired |= {j: "close" for j in closes if any(before(i, j) for i in (*opens, *straight))}
+    # A straight stroke pairs only with a true arc: a 7 is a loose one (its bar a hook).
+    sure = {i for i, _, shape in uprights if shape in ("open", "close")}
+    paired = {i: "open" for i in opens if any(before(i, j) for j in closes)}
+    paired |= {j: "close" for j in closes if any(before(i, j) for i in opens)}
+    paired |= {i: "open" for i in opens if i in sure and any(before(i, j) for j in straight)}
+    paired |= {j: "close" for j in closes if j in sure and any(before(i, j) for i in straight)}
     for i, flag in paired.items():
         segments[i] = dataclasses.replace(segments[i], flags=(*segments[i].flags, flag))
 

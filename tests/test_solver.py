@@ -693,6 +693,15 @@ def test_the_pages_equals_and_colon_written_small_or_large_are_read(bundled_solv
         assert (sol.status, sol.expression, sol.value) == ("ok", text.replace(":", "/"), value)
 
 
+def test_a_seven_is_no_bracket_for_a_straight_one(bundled_solver):
+    # A 7's bar hooks its stroke: a loose arc bulging right. A straight 1 left of it on
+    # the line is no opening bracket for it (the 7 had been asked as ")").
+    from mathocr.web.handwriting import render_png
+
+    sol = bundled_solver.solve(render_png("7+1+78+2\n6+7", size=(600, 400), pen=7.8))
+    assert (sol.status, sol.expression) == ("ok", "7+1+78+2\n6+7")
+
+
 def test_class_weights_move_a_close_call_and_are_validated():
     from mathocr.symbols import CLASSES
     from tests._expr_drawing import ScriptedClassifier
