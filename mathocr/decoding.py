@@ -97,7 +97,6 @@ SHAPES: dict[str, dict[str, float]] = {
     "colon": {"/": 0.95},
     "equals": {"=": 0.95},
     "joined_equals": {"=": 0.45},
-    "merged_equals": {"=": 0.7},
     "open": {"(": 0.9},
     "close": {")": 0.9},
     "loose_open": {"(": 0.5},
@@ -111,11 +110,10 @@ bars might still be a ``÷`` whose dots were lost), a line's last mark of one fl
 crossing two strokes (or of two barely overlapping bars) a ``=`` nearly as likely as not (a
 ``=`` drawn joined, or a ``-`` left unfinished: under 0.5, so a ``-`` read at 0.82 or more
 stays the reading as read, and the answer asks; at 0.5 one invalid drawing of the bench, a
-trailing operator, was answered as sure), a solid flat bar twice the pen thick anywhere on a
-line a ``=`` likelier than not (its bars run together; no ``-`` of one pen is so thick: 0.7
-read 4 more of 280 drawings of the page's own handwriting right and sure than 0.45, and 7
-fewer wrong as its best reading; 3 of 4,400 development drawings of writers' glyphs read
-otherwise, two of them a ``-`` drawn as a small ``z``); an upright arc is a bracket, or a curved ``1`` the
+trailing operator, was answered as sure; since the eighteenth sitting also a solid flat bar
+twice the pen thick anywhere on a line, its bars run together: at 0.7 it read 4 more of 280
+drawings of the page's own handwriting right and sure, but 4 drawings of writers' glyphs of the
+bench's kind wrong, a thick ``-`` or ``×`` read ``=``); an upright arc is a bracket, or a curved ``1`` the
 grammar can still read as one (on UNIPEN's training writers 77-83% of brackets are arcs,
 2.6% of ones); an arc that leans or is hooked at its ends (``[``) is a bracket more likely
 than not; a straight upright stroke is a ``1`` or a straight bracket, which only a bracket

@@ -557,7 +557,7 @@ def test_a_colon_of_oval_dots_is_a_colon():
         assert seg.segments[1].parts == 2 and [named(s) for s in seg.segments] == [(), flag, ()], drag
 
 
-def test_a_solid_bar_twice_the_pen_thick_may_be_a_merged_equals():
+def test_a_solid_bar_twice_the_pen_thick_may_be_a_joined_equals():
     # Bars of a "=" drawn closer than a pen's width apart run into one solid bar,
     # anywhere on the line: 12=34 with a small "=" (the page's pen, small writing).
     g, pen = 80.0, 8.0
@@ -570,7 +570,7 @@ def test_a_solid_bar_twice_the_pen_thick_may_be_a_merged_equals():
 
     seg = segment(write("12  34", marks=bars(pen)))
     assert seg.segments[2].parts == 1
-    assert [named(s) for s in seg.segments] == [(), (), ("merged_equals",), (), ()]
+    assert [named(s) for s in seg.segments] == [(), (), ("joined_equals",), (), ()]
     # A minus of the same pen is one pen thick; bars apart are an "=" of two parts.
     assert all(named(s) == () for s in segment(write("12  34", marks=bars(0.0))).segments)
     apart = segment(write("12  34", marks=bars(3 * pen))).segments[2]
