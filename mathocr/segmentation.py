@@ -1176,14 +1176,19 @@ def _joined_equals(own: np.ndarray, part_boxes: np.ndarray, line_h: float, sw: f
     >>> _joined_equals(bars, np.array([[0, 0, 20, 9]]), line_h=12.0, sw=2.0)   # as tall as a digit
     False
     """
-    low, flat, share = EQUALS_JOINED
-    x0, y0 = part_boxes[:, :2].min(axis=0)
-    x1, y1 = part_boxes[:, 2:].max(axis=0)
-    if not (y1 - y0 < low * line_h and x1 - x0 >= flat * (y1 - y0)):
+    if _low_and_flat(part_boxes, line_h) is None:
         return False
     if len(part_boxes) == 1:
-        return _stacked_share(own, sw) >= share
+        return _stacked_share(own, sw) >= EQUALS_JOINED[2]
     return len(part_boxes) == 2 and _flat_and_stacked(part_boxes)
+
+
+def _low_and_flat(part_boxes: np.ndarray, line_h: float) -> tuple[float, float] | None:
+    """The width and height of a mark's box if it is as low and flat as a ``=`` drawn joined
+    (:data:`EQUALS_JOINED`), else None."""
+    low, flat, _ = EQUALS_JOINED
+    w, h = part_boxes[:, 2:].max(axis=0) - part_boxes[:, :2].min(axis=0)
+    return (float(w), float(h)) if h < low * line_h and w >= flat * h else None
 
 
 EQUALS_MERGED = (1.35, 1.5, 2.5)
@@ -1218,21 +1223,17 @@ def _merged_bars(own: np.ndarray, part_boxes: np.ndarray, line_h: float, sw: flo
 
     Examples
     --------
-    >>> bar = np.zeros((20, 60), bool); bar[:, 2:58] = True    # two pens thick, pen 10
+    >>> bar = np.ones((20, 60), bool)    # two pens thick, pen 10
     >>> _merged_bars(bar, np.array([[0, 0, 60, 20]]), line_h=80.0, sw=10.0)
     True
     >>> _merged_bars(bar[5:15], np.array([[0, 0, 60, 10]]), line_h=80.0, sw=10.0)   # a -
     False
     """
-    low, flat, _ = EQUALS_JOINED
     thick, extra, tallest = EQUALS_MERGED
-    rows, cols = np.flatnonzero(own.any(axis=1)), np.flatnonzero(own.any(axis=0))
-    if len(part_boxes) != 1 or rows.size == 0:
+    box = _low_and_flat(part_boxes, line_h)
+    if len(part_boxes) != 1 or box is None or box[1] > tallest * sw:
         return False
-    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-    if not (h < low * line_h and w >= flat * h and h <= tallest * sw):
-        return False
-    return bool(np.median(own[:, cols[0] : cols[-1] + 1].sum(axis=0)) >= thick * sw + extra)
+    return bool(np.median(own.sum(axis=0)) >= thick * sw + extra)
 
 
 def _is_obelus(part_boxes: np.ndarray) -> bool:
